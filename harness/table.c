@@ -1,0 +1,38 @@
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/harness.h"
+
+static void fmt_time(char *buf, size_t len, double s) {
+  if (s >= 1.0) snprintf(buf, len, "%.3f s", s);
+  else if (s >= 1e-3) snprintf(buf, len, "%.2f ms", s * 1e3);
+  else snprintf(buf, len, "%.1f us", s * 1e6);
+}
+
+void cl__table_print(FILE *f, const struct cl__plan *plan) {
+  fprintf(f, "%-14s %-14s %3s %3s %11s %19s %6s %8s %6s %s\n", "workload", "executor", "w", "gil",
+          "median", "95% CI", "cv", "speedup", "eff", "check");
+  const struct cl_workload *prev = NULL;
+  for (size_t i = 0; i < plan->ncells; i++) {
+    const struct cl__cell *c = &plan->cells[i];
+    if (prev && prev != c->w) fputc('\n', f);
+    prev = c->w;
+    if (!c->nsamples) {
+      fprintf(f, "%-14s %-14s %3u %3d %11s %19s %6s %8s %6s %s\n", c->w->name, c->ex->name,
+              c->workers, c->gil, "-", "-", "-", "-", "-", "FAILED");
+      continue;
+    }
+    char med[16], lo[16], hi[16], ci[40], sp[16] = "-", ef[16] = "-";
+    fmt_time(med, sizeof med, c->wall.median);
+    fmt_time(lo, sizeof lo, c->wall.ci_low);
+    fmt_time(hi, sizeof hi, c->wall.ci_high);
+    snprintf(ci, sizeof ci, "%s-%s", lo, hi);
+    if (!isnan(c->speedup)) snprintf(sp, sizeof sp, "%.2fx", c->speedup);
+    if (!isnan(c->efficiency)) snprintf(ef, sizeof ef, "%.0f%%", c->efficiency * 100);
+    fprintf(f, "%-14s %-14s %3u %3d %11s %19s %5.1f%%%s %7s %6s %s\n", c->w->name, c->ex->name,
+            c->workers, c->gil, med, ci, c->wall.cv * 100, c->noisy ? "!" : " ", sp, ef,
+            c->status ? "FAILED" : c->checksum_ok ? "ok" : "MISMATCH");
+  }
+  fprintf(f, "(! = noisy: coefficient of variation above 5%%)\n");
+}

@@ -1,0 +1,16 @@
+# Issue 6: CPython beside C (the py.* executors) and the GIL story.
+# The py.* tests need python3 on PATH at configure time; the "python3 not
+# found" path is tested everywhere.
+find_program(CL_PYTHON3 python3)
+if(CL_PYTHON3)
+  cl_test(test_python_exec SOURCES test_python_exec.c LABELS integration TIMEOUT 180)
+  add_test(NAME test_python_runner
+    COMMAND ${CL_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/test_python_runner.py)
+  set_tests_properties(test_python_runner PROPERTIES TIMEOUT 120 LABELS unit)
+  add_test(NAME test_python_convoy
+    COMMAND ${CL_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/test_python_runner.py --convoy)
+  set_tests_properties(test_python_convoy PROPERTIES TIMEOUT 120 LABELS slow)
+  cl_test(test_gil_story SOURCES test_gil_story.c LABELS slow TIMEOUT 300)
+endif()
+cl_test(test_python_missing SOURCES test_python_missing.c LABELS unit TIMEOUT 30)
+cl_test(test_gil_story_convoy SOURCES test_gil_story_convoy.c LABELS slow TIMEOUT 120)
