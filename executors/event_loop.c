@@ -75,6 +75,10 @@ struct cl_coro *cl_coro_current(void) {
   return current;
 }
 
+struct cl_loop *cl_coro_loop(const struct cl_coro *co) {
+  return co->loop;
+}
+
 static struct cl_coro *coro_of_timer(const struct cl_heap_node *n) {
   return (struct cl_coro *)((const char *)n - offsetof(struct cl_coro, timer));
 }

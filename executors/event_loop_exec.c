@@ -2,12 +2,14 @@
  * ex. 59/60). CPU phases run inline on the loop's thread; IO phases become
  * timers (CL_IO_SLEEP) or non-blocking sockets (CL_IO_NET) and the loop moves
  * on to another task meanwhile. With workers N > 1, N loops run on N threads
- * (the caller's and N - 1 started per run) and task i goes to loop i % N. */
+ * (the caller's and N - 1 started per run; all N started, each bound, when
+ * cfg.bind asks for binding) and task i goes to loop i % N. */
 #include "executors/exec_internal.h"
 
 #include "conlab/error.h"
 #include "conlab/event_loop.h"
 #include "conlab/net.h"
+#include "conlab/topology.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -181,6 +183,7 @@ static void el_destroy(struct cl_executor *base) {
 
 static int el_create(const struct cl_exec_config *cfg, struct cl_executor **out) {
   int rc = cl__exec_check_config("event_loop", cfg, true);
+  if (!rc) rc = cl_topology_check_bind(cfg);
   if (rc) return rc;
   struct el_executor *ex = calloc(1, sizeof *ex);
   if (!ex) return cl_error_set(CL_ENOMEM, "event_loop: out of memory");
@@ -225,22 +228,39 @@ static int el_run(struct cl_executor *base, struct cl_batch *batch) {
   }
   cl__first_error_reset(&ex->err);
   ex->batch = batch;
-  pthread_attr_t attr;
-  bool attr_ok = cl__thread_attr_init(&attr, ex->base.cfg.stack_size) == 0;
-  for (unsigned i = 1; i < ex->nloops; i++) {
+  /* Loop 0 runs on the calling thread unless it must be bound. */
+  const struct cl_exec_config *cfg = &ex->base.cfg;
+  unsigned first = cfg->bind == CL_BIND_NONE ? 1 : 0;
+  int bind_err = 0;
+  for (unsigned i = first; i < ex->nloops; i++) {
     struct el_shard *s = &ex->shards[i];
-    s->started = attr_ok && pthread_create(&s->tid, &attr, shard_main, s) == 0;
+    pthread_attr_t attr;
+    s->started = false;
+    if (cl__thread_attr_init(&attr, cfg->stack_size) != 0) continue;
+    int brc = cl_topology_bind_attr(cfg, i, &attr);
+    if (brc) {
+      bind_err = brc;
+      pthread_attr_destroy(&attr);
+      break;
+    }
+    s->started = pthread_create(&s->tid, &attr, shard_main, s) == 0;
+    pthread_attr_destroy(&attr);
   }
-  if (attr_ok) pthread_attr_destroy(&attr);
-  run_shard(&ex->shards[0]);
-  /* A loop whose thread could not start runs here, after the first. */
-  for (unsigned i = 1; i < ex->nloops; i++) {
+  if (first == 1 && !bind_err) run_shard(&ex->shards[0]);
+  /* A loop whose thread could not start runs here (unbound), after the rest. */
+  for (unsigned i = first; i < ex->nloops; i++) {
     struct el_shard *s = &ex->shards[i];
     if (s->started)
       pthread_join(s->tid, NULL);
-    else
+    else if (!bind_err)
       run_shard(s);
     s->started = false;
+  }
+  if (bind_err) {
+    for (size_t i = 0; i < n; i++)
+      if (batch->tasks[i].pc < batch->tasks[i].nphases && !batch->tasks[i].status)
+        batch->tasks[i].status = bind_err;
+    return bind_err; /* its detail names the worker and the PUs */
   }
   for (unsigned i = 0; i < ex->nloops; i++)
     if (ex->shards[i].rc)

@@ -71,18 +71,18 @@ static int omp_run(struct cl_executor *base, struct cl_batch *batch) {
   bool unpin = !bind && atomic_load(&threads_pinned);
   cpu_set_t caller_set;
   if ((bind || unpin) && sched_getaffinity(0, sizeof caller_set, &caller_set) != 0)
-    return cl_error_set(CL_ESYS, "openmp: reading the caller's CPU affinity: %s",
-                        strerror(errno));
+    return cl_error_set(CL_ESYS, "openmp: reading the caller's CPU affinity: %s", strerror(errno));
   if (bind) atomic_store(&threads_pinned, true);
   int bind_rc = 0;
   char bind_detail[256] = "";
 #pragma omp parallel num_threads(cfg->workers)
   {
     int brc = 0;
-    if (bind) brc = cl_topology_bind_thread(cfg, (unsigned)omp_get_thread_num());
+    if (bind)
+      brc = cl_topology_bind_thread(cfg, (unsigned)omp_get_thread_num());
     else if (unpin && sched_setaffinity(0, sizeof caller_set, &caller_set) != 0)
-      brc = cl_error_set(CL_ESYS, "openmp: releasing thread %d's binding: %s",
-                         omp_get_thread_num(), strerror(errno));
+      brc = cl_error_set(CL_ESYS, "openmp: releasing thread %d's binding: %s", omp_get_thread_num(),
+                         strerror(errno));
     if (brc) {
 #pragma omp critical(cl_omp_bind_error)
       if (!bind_rc) {

@@ -25,6 +25,7 @@
 #include "conlab/error.h"
 #include "conlab/gil.h"
 #include "conlab/process_pool.h"
+#include "conlab/topology.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -672,6 +673,12 @@ int cl_process_pool_create(const struct cl_process_pool_options *opt,
   if (opt->workers > CL__MAX_WORKERS)
     return cl_error_set(CL_ERANGE, "process_pool: %u workers requested, at most %d", opt->workers,
                         CL__MAX_WORKERS);
+  const struct cl_exec_config *place =
+      opt->placement && opt->placement->bind != CL_BIND_NONE ? opt->placement : NULL;
+  if (place) {
+    int brc = cl_topology_check_bind(place);
+    if (brc) return brc;
+  }
   unsigned nw = opt->workers;
   struct cl_process_pool *pool = calloc(1, sizeof *pool + nw * sizeof pool->w[0]);
   if (!pool) return cl_error_set(CL_ENOMEM, "process_pool: out of memory");
@@ -725,6 +732,11 @@ int cl_process_pool_create(const struct cl_process_pool_options *opt,
     }
     pool->w[i].pid = pid;
     pool->w[i].fd = sv[0];
+    /* Bound before it is sent any work; a refusal fails create(). */
+    if (place && (rc = cl_topology_bind_process(place, i, pid)) != 0) {
+      kill_all(pool);
+      goto fail;
+    }
   }
   rc = await_ready(pool);
   if (rc) {
@@ -751,8 +763,10 @@ static int pp_create(const struct cl_exec_config *cfg, struct cl_executor **out)
   if (rc) return rc;
   struct pp_executor *ex = calloc(1, sizeof *ex);
   if (!ex) return cl_error_set(CL_ENOMEM, "process_pool: out of memory");
-  struct cl_process_pool_options opt = {
-      .workers = cfg->workers, .gil = cfg->gil, .switch_interval_ns = cfg->switch_interval_ns};
+  struct cl_process_pool_options opt = {.workers = cfg->workers,
+                                        .gil = cfg->gil,
+                                        .switch_interval_ns = cfg->switch_interval_ns,
+                                        .placement = cfg};
   rc = cl_process_pool_create(&opt, &ex->pool);
   if (rc) {
     free(ex);

@@ -583,7 +583,7 @@ static void py_destroy(struct cl_executor *base) {
   };
 
 PY_EXECUTOR(py_sequential, "sequential", 0u, "CPython: a plain loop over the tasks (baseline)")
-PY_EXECUTOR(py_threads, "threads", 0u,
+PY_EXECUTOR(py_threads, "threads", CL_EXEC_PER_TASK,
             "CPython: one threading.Thread per task, then join (seed ex. 66; real GIL)")
 PY_EXECUTOR(py_thread_pool, "thread_pool", CL_EXEC_PARALLEL,
             "CPython: ThreadPoolExecutor(max_workers=N), submit + as_completed (seed ex. 67)")

@@ -46,7 +46,9 @@
 #include "conlab/error.h"
 #include "harness/harness.h"
 
-static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
+static double tv_s(struct timeval tv) {
+  return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
 
 /* Resource use of this process and of its reaped children at one instant. */
 struct snapshot {
@@ -67,7 +69,8 @@ static void fill_sample(struct cl__sample *out, const struct snapshot *a,
                 tv_s(a->children.ru_utime);
   out->sys_s = tv_s(b->self.ru_stime) - tv_s(a->self.ru_stime) + tv_s(b->children.ru_stime) -
                tv_s(a->children.ru_stime);
-  out->nvcsw = (b->self.ru_nvcsw - a->self.ru_nvcsw) + (b->children.ru_nvcsw - a->children.ru_nvcsw);
+  out->nvcsw =
+      (b->self.ru_nvcsw - a->self.ru_nvcsw) + (b->children.ru_nvcsw - a->children.ru_nvcsw);
   out->nivcsw =
       (b->self.ru_nivcsw - a->self.ru_nivcsw) + (b->children.ru_nivcsw - a->children.ru_nivcsw);
   out->max_rss_kb = b->self.ru_maxrss;
@@ -124,8 +127,8 @@ static void run_reps(struct cl__cell *c, struct cl_batch *batch, const struct cl
     if (sum != batch->expected) {
       c->checksum_ok = false;
       c->status = CL_ECHECKSUM;
-      snprintf(c->error, sizeof c->error, "checksum %llu, expected %llu",
-               (unsigned long long)sum, (unsigned long long)batch->expected);
+      snprintf(c->error, sizeof c->error, "checksum %llu, expected %llu", (unsigned long long)sum,
+               (unsigned long long)batch->expected);
     }
     if (!timed) continue;
     struct cl__sample *s = &c->samples[c->nsamples++];
@@ -234,9 +237,12 @@ static const char *sig_name(int sig) {
 }
 
 static void where(char *buf, size_t len, const struct cl__cell *c, bool got_end, int rep_seen) {
-  if (got_end) snprintf(buf, len, "after the last repetition");
-  else if (rep_seen < 0) snprintf(buf, len, "before the first timed repetition");
-  else snprintf(buf, len, "during repetition %d of %u", rep_seen + 1, c->reps);
+  if (got_end)
+    snprintf(buf, len, "after the last repetition");
+  else if (rep_seen < 0)
+    snprintf(buf, len, "before the first timed repetition");
+  else
+    snprintf(buf, len, "during repetition %d of %u", rep_seen + 1, c->reps);
 }
 
 /* Applies one message from the child to the cell. Returns false on nonsense. */
@@ -301,43 +307,58 @@ static int run_isolated(struct cl__cell *c, struct cl_batch *batch, const struct
     return 0;
   }
 
+  /* The child is watched two ways: end of file on the pipe, and waitpid
+   * every 100 ms, because processes it forked (pool workers) hold copies of
+   * the pipe's write end and may outlive it. */
+  fcntl(fds[0], F_SETFL, O_NONBLOCK);
   double deadline = o->timeout_ns ? cl__now_s() + (double)o->timeout_ns / 1e9 : 0;
   struct cell_msg m;
   size_t have = 0;
-  bool got_end = false, timed_out = false, bad = false;
-  int rep_seen = -1, sig = 0;
+  bool got_end = false, timed_out = false, bad = false, reaped = false;
+  int rep_seen = -1, sig = 0, status = 0;
   for (;;) {
     sig = cl__signals_pending();
     if (sig) break;
-    int wait_ms = -1;
+    int wait_ms = 100;
     if (deadline) {
       double left = deadline - cl__now_s();
       if (left <= 0) {
         timed_out = true;
         break;
       }
-      wait_ms = (int)(left * 1000) + 1;
+      if (left * 1000 < wait_ms) wait_ms = (int)(left * 1000) + 1;
     }
     struct pollfd p[2] = {{fds[0], POLLIN, 0}, {cl__signals_fd(), POLLIN, 0}};
     int n = poll(p, p[1].fd >= 0 ? 2 : 1, wait_ms);
     if (n < 0 && errno != EINTR) break;
-    if (n <= 0 || !(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-    ssize_t r = read(fds[0], (char *)&m + have, sizeof m - have);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break; /* end of file: the child exited (or died) */
-    have += (size_t)r;
-    if (have < sizeof m) continue;
-    have = 0;
-    if (!apply_msg(c, &m, pg, &got_end, &rep_seen)) {
-      bad = true;
+    /* Every whole message available now; r == 0 is the end of file. */
+    ssize_t r = -1;
+    while (!bad && (r = read(fds[0], (char *)&m + have, sizeof m - have)) > 0) {
+      have += (size_t)r;
+      if (have < sizeof m) continue;
+      have = 0;
+      bad = !apply_msg(c, &m, pg, &got_end, &rep_seen);
+    }
+    if (bad || r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) break;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      reaped = true;
+      /* What it wrote before it exited is in the pipe already. */
+      while (!bad && (r = read(fds[0], (char *)&m + have, sizeof m - have)) > 0) {
+        have += (size_t)r;
+        if (have < sizeof m) continue;
+        have = 0;
+        bad = !apply_msg(c, &m, pg, &got_end, &rep_seen);
+      }
       break;
     }
   }
   close(fds[0]);
   if (sig || timed_out || bad) kill(-pid, SIGKILL);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (!reaped && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  /* Whatever is left of the cell's process group (workers whose parent
+   * died) goes too; normally there is none. */
+  kill(-pid, SIGKILL);
   cl__signals_set_cell(0);
   /* Processes the cell started outside its group (now re-parented to us). */
   cl__reap_strays(false);
@@ -355,8 +376,10 @@ static int run_isolated(struct cl__cell *c, struct cl_batch *batch, const struct
     char lim[32];
     cl_format_duration(o->timeout_ns, lim, sizeof lim);
     c->status = CL_ETIMEDOUT;
-    snprintf(c->error, sizeof c->error, "timed out after %s %s and was killed (%u of %u "
-             "repetitions kept)", lim, at, c->nsamples, c->reps);
+    snprintf(c->error, sizeof c->error,
+             "timed out after %s %s and was killed (%u of %u "
+             "repetitions kept)",
+             lim, at, c->nsamples, c->reps);
     c->checksum_ok = false;
     return 0;
   }
@@ -376,8 +399,10 @@ static int run_isolated(struct cl__cell *c, struct cl_batch *batch, const struct
     if (!got_end || c->status == 0) {
       c->status = CL_EWORKER;
       c->checksum_ok = false;
-      snprintf(c->error, sizeof c->error, "the cell's process (pid %d) %s %s (%u of %u "
-               "repetitions kept)", (int)pid, how, at, c->nsamples, c->reps);
+      snprintf(c->error, sizeof c->error,
+               "the cell's process (pid %d) %s %s (%u of %u "
+               "repetitions kept)",
+               (int)pid, how, at, c->nsamples, c->reps);
     }
   }
   return 0;

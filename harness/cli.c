@@ -46,7 +46,8 @@ static const struct opt_def opts[O__COUNT] = {
     [O_WORKLOAD] = {"workload", 'w', "W[,W..]", "workloads to run (see `conlab list`)"},
     [O_EXECUTOR] = {"executor", 'e', "E[,E..]", "executors to run, or `all`"},
     [O_WORKERS] = {"workers", 'j', "N[,N..]|auto",
-                   "worker counts; auto: 1, 2, 4 .. CPUs (x2 for I/O workloads)"},
+                   "worker counts; auto: 1, 2, 4 .. cores, hardware threads (x2 for I/O; "
+                   "`conlab topo`)"},
     [O_TASKS] = {"tasks", 'n', "N[,N..]", "tasks per batch (default: per workload); a list sweeps"},
     [O_SIZE] = {"size", 0, "N[,N..]", "work per task, per workload (see `conlab list`); a list sweeps"},
     [O_DELAY] = {"delay", 'd', "DURATION", "I/O phase length, e.g. 250us, 20ms, 1s"},
@@ -337,6 +338,15 @@ int cl__parse_run_options(int argc, char **argv, struct cl__options *o) {
   if (!o->suite && !o->workloads.n && !o->executors.n) o->suite = cl__suite_find("story");
   if (o->suite && o->suite->quick) o->quick = true;
   if (o->suite && o->suite->gil) o->gil = true;
+  if (o->suite && !o->ntasks) {
+    uint64_t t = o->quick ? o->suite->quick_tasks : o->suite->tasks;
+    if (t) o->tasks[o->ntasks++] = t;
+  }
+  if (o->suite && !o->nsizes) {
+    o->nsizes = o->quick ? o->suite->quick_nsizes : o->suite->nsizes;
+    memcpy(o->size, o->quick ? o->suite->quick_sizes : o->suite->sizes,
+           o->nsizes * sizeof o->size[0]);
+  }
   return -1;
 }
 

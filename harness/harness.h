@@ -32,6 +32,16 @@ struct cl__suite {
   unsigned reps, warmup;
   bool quick;
   bool gil; /* also run GIL-capable executors under the emulated GIL */
+  /* Defaults for --tasks and --size when the command line gives none (0 and
+   * nsizes 0: the workload's own), full and under --quick. */
+  uint64_t tasks, quick_tasks;
+  uint64_t sizes[CL__MAX_SWEEP], quick_sizes[CL__MAX_SWEEP];
+  size_t nsizes, quick_nsizes;
+  /* A further part planned after this one with its own task list (the
+   * CPython rows need a Python-sized batch), or NULL. */
+  const struct cl__suite *also;
+  /* Micro-benchmarks run after the cells (bench/micro.h), or NULL. */
+  const char *micro;
 };
 
 const struct cl__suite *cl__suite_find(const char *name);
@@ -54,11 +64,11 @@ struct cl__options {
   bool quick;
   bool gil; /* add gil=1 cells for GIL-capable executors */
   bool no_plot;
-  uint64_t timeout_ns; /* --timeout: per cell, 0 = none */
-  bool no_isolate;     /* --no-isolate: run cells in this process */
-  struct cl_topology *topo;                 /* owned; exec.topo points here */
-  bool bind_set;                            /* --bind given */
-  unsigned bind_cpus[CL__MAX_BIND_CPUS];    /* --bind-cpus; exec.bind_cpus points here */
+  uint64_t timeout_ns;                   /* --timeout: per cell, 0 = none */
+  bool no_isolate;                       /* --no-isolate: run cells in this process */
+  struct cl_topology *topo;              /* owned; exec.topo points here */
+  bool bind_set;                         /* --bind given */
+  unsigned bind_cpus[CL__MAX_BIND_CPUS]; /* --bind-cpus; exec.bind_cpus points here */
   const char *out;
   struct cl_exec_config exec;
   int argc;
@@ -144,6 +154,10 @@ void cl__progress_rep(struct cl__progress *p, const struct cl__cell *c, unsigned
 void cl__progress_cell_done(struct cl__progress *p, const struct cl__cell *c);
 void cl__progress_finish(struct cl__progress *p);
 
+/* A cell's status word in summary.csv: ok, interrupted, incomplete or the
+ * CL_E* name of its failure. */
+const char *cl__cell_status(const struct cl__cell *c);
+
 /* Writes the final table to f. */
 void cl__table_print(FILE *f, const struct cl__plan *plan);
 
@@ -205,8 +219,9 @@ int cl__cmd_plot(int argc, char **argv);
 /* One cell (harness/cell_runner.c): warm-ups and repetitions over `batch`,
  * in a forked child of its own (cell isolation: a crash, a hang past
  * --timeout or a signal fails that cell only) or, with --no-isolate, in this
- * process. Fills c (status, error, samples). Returns CL_EINTR when SIGINT or
- * SIGTERM stopped it, else 0. */
+ * process. The caller has set c->cfg and c->expected; this fills status,
+ * error, checksum, samples and done. Returns CL_EINTR when SIGINT or SIGTERM
+ * stopped it, else 0 (a failed cell is not a failed call). */
 int cl__cell_run(struct cl__cell *c, struct cl_batch *batch, const struct cl__plan *plan,
                  const struct cl__options *o, struct cl__progress *pg);
 
@@ -223,6 +238,8 @@ int cl__signals_fd(void);
 void cl__signals_set_cell(int pgid);
 /* The temporary file a second signal must unlink (NULL: none). */
 void cl__signals_set_tmp(const char *path);
+/* The run directory a second signal removes if it is still empty. */
+void cl__signals_set_run_dir(const char *path);
 /* Around fork: block SIGINT/SIGTERM; in the child, reset them and unblock. */
 void cl__signals_block(sigset_t *old);
 void cl__signals_unblock(const sigset_t *old);

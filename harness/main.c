@@ -5,6 +5,9 @@
 
 #include "conlab/error.h"
 #include "harness/harness.h"
+#ifdef CL_HAVE_MICRO
+#include "bench/micro.h"
+#endif
 
 static void usage(FILE *f) {
   fprintf(f, "usage: conlab <command> [options]\n\n"
@@ -40,6 +43,10 @@ static int cmd_list(void) {
 }
 
 static int cmd_run(int argc, char **argv) {
+  /* From here a first Ctrl-C or SIGTERM stops the run and keeps what finished;
+   * a second one exits at once (harness/signals.c). */
+  if (cl__signals_install() != 0)
+    fprintf(stderr, "conlab: warning: cannot catch signals; Ctrl-C will lose this run\n");
   struct cl__options o;
   int rc = cl__parse_run_options(argc, argv, &o);
   if (rc < 0) rc = cl__run_topology_load(&o);
@@ -63,10 +70,7 @@ static int cmd_run(int argc, char **argv) {
   }
   fprintf(stderr, "conlab: %zu cells, %u repetitions each, results in %s\n", plan.ncells,
           plan.reps, ri.dir);
-  /* From here a first Ctrl-C or SIGTERM stops the run and keeps what finished;
-   * a second one exits at once (harness/signals.c). */
-  if (cl__signals_install() != 0)
-    fprintf(stderr, "conlab: warning: cannot catch signals; Ctrl-C will lose this run\n");
+  cl__signals_set_run_dir(ri.dir);
   int run_err = cl__plan_run(&plan, &o);
   int sig = cl__signals_pending();
   ri.finished_s = cl__wall_s();
@@ -82,6 +86,23 @@ static int cmd_run(int argc, char **argv) {
   } else {
     fprintf(stderr, "conlab: results written to %s\n", ri.dir);
     rc = CL__EXIT_OK;
+#ifdef CL_HAVE_MICRO
+    /* The suite's micro-benchmarks run after the cells, on a quiet machine. */
+    if (o.suite && o.suite->micro && !sig && !cl__signals_pending()) {
+      fprintf(stderr, "conlab: micro-benchmarks '%s'%s\n", o.suite->micro,
+              o.quick ? " (quick)" : "");
+      cl_error_clear();
+      err = cl__micro_run(o.suite->micro, o.quick, ri.dir, stdout);
+      fflush(stdout);
+      if (err) {
+        fprintf(stderr, "conlab: micro-benchmarks: %s: %s\n", cl_strerror(err), cl_error_detail());
+        rc = CL__EXIT_FAILED;
+      } else {
+        fprintf(stderr, "conlab: micro-benchmarks written to %s/%s.csv\n", ri.dir, o.suite->micro);
+      }
+      err = 0;
+    }
+#endif
     if (!o.no_plot && !sig) {
       cl_error_clear();
       err = cl__plot_run_dir(ri.dir, stderr);
@@ -97,7 +118,9 @@ static int cmd_run(int argc, char **argv) {
     for (size_t i = 0; i < plan.ncells; i++) done += plan.cells[i].done;
     fprintf(stderr, "conlab: stopped by SIG%s: %zu of %zu cells finished%s\n",
             sig == SIGINT ? "INT" : "TERM", done, plan.ncells,
-            err ? "" : ", kept and marked incomplete");
+            err           ? ""
+            : ri.complete ? ", results complete"
+                          : ", kept and marked incomplete");
     cl__reap_strays(true);
     rc = 128 + sig;
   } else if (run_err) {
@@ -105,7 +128,7 @@ static int cmd_run(int argc, char **argv) {
             cl_strerror(run_err));
     rc = CL__EXIT_FAILED;
   }
-  cl__signals_restore();
+  /* The handlers stay until exit: a late Ctrl-C only sets the flag. */
   cl__plan_free(&plan);
   cl__options_free(&o);
   return rc;

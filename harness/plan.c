@@ -18,7 +18,8 @@ size_t cl__auto_workers(const struct cl_topology *topo, const char *kind, unsign
   unsigned cpus = cl__online_cpus();
   unsigned top = strcmp(kind, "io") == 0 || strcmp(kind, "mixed") == 0 ? 2 * cpus : cpus;
   size_t n = 0;
-  for (unsigned w = 1; w < top && n < max; w *= 2) out[n++] = w;
+  for (unsigned w = 1; w < top && n < max; w *= 2)
+    out[n++] = w;
   if (n < max && (n == 0 || out[n - 1] != top)) out[n++] = top;
   return n;
 }
@@ -33,7 +34,7 @@ static void workload_names(char *buf, size_t len) {
 }
 
 static void executor_names(char *buf, size_t len) {
-  snprintf(buf, len, "all");
+  snprintf(buf, len, "all, py");
   for (size_t i = 0; i < cl_executor_count(); i++) {
     strncat(buf, ", ", len - strlen(buf) - 1);
     strncat(buf, cl_executor_at(i)->name, len - strlen(buf) - 1);
@@ -48,7 +49,8 @@ static int resolve_workloads(const struct cl__options *o, const struct cl_worklo
   if (!l->n) {
     const char *names = o->suite ? o->suite->workloads : "";
     if (!*names) {
-      for (size_t i = 0; i < cl_workload_count(); i++) out[(*n)++] = cl_workload_at(i);
+      for (size_t i = 0; i < cl_workload_count(); i++)
+        out[(*n)++] = cl_workload_at(i);
       return -1;
     }
     if (cl_parse_list(names, &own)) return CL__EXIT_FAILED;
@@ -88,9 +90,21 @@ static int resolve_executors(const struct cl__options *o, const struct cl_execut
         cl_list_free(&own);
         return CL__EXIT_USAGE;
       }
+      /* `all` is every C executor; the CPython ones are asked for with `py`. */
       for (size_t k = 0; k < cl_executor_count(); k++)
-        if (cl_executor_at(k) != out[0]) out[(*n)++] = cl_executor_at(k);
+        if (cl_executor_at(k) != out[0] && !(cl_executor_at(k)->flags & CL_EXEC_EXTERNAL))
+          out[(*n)++] = cl_executor_at(k);
       break;
+    }
+    if (strcmp(l->items[i], "py") == 0) {
+      for (size_t k = 0; k < cl_executor_count(); k++) {
+        const struct cl_executor_ops *e = cl_executor_at(k);
+        bool listed = false;
+        for (size_t m = 0; m < *n; m++)
+          listed |= out[m] == e;
+        if ((e->flags & CL_EXEC_EXTERNAL) && !listed) out[(*n)++] = e;
+      }
+      continue;
     }
     const struct cl_executor_ops *e = cl_executor_find(l->items[i]);
     if (!e) {
@@ -116,7 +130,7 @@ static int check_limits(const struct cl__options *o, const struct cl_workload *w
     }
   }
   for (size_t i = 0; i < o->nsizes; i++) {
-    if (o->size[i] > w->max_size) {
+    if (w->max_size && o->size[i] > w->max_size) { /* 0: the workload ignores --size */
       fprintf(stderr, "conlab: --size: %llu exceeds the limit %llu for %s\n",
               (unsigned long long)o->size[i], (unsigned long long)w->max_size, w->name);
       return CL__EXIT_USAGE;
@@ -125,7 +139,7 @@ static int check_limits(const struct cl__options *o, const struct cl_workload *w
   return -1;
 }
 
-int cl__plan_build(const struct cl__options *o, struct cl__plan *plan) {
+static int plan_build_part(const struct cl__options *o, struct cl__plan *plan) {
   memset(plan, 0, sizeof *plan);
   const struct cl_workload **ws = calloc(cl_workload_count() + 1, sizeof *ws);
   const struct cl_executor_ops **es = calloc(cl_executor_count() + 1, sizeof *es);
@@ -133,7 +147,8 @@ int cl__plan_build(const struct cl__options *o, struct cl__plan *plan) {
   int rc = ws && es ? -1 : CL__EXIT_FAILED;
   if (rc < 0) rc = resolve_workloads(o, ws, &nw);
   if (rc < 0) rc = resolve_executors(o, es, &ne);
-  for (size_t i = 0; rc < 0 && i < nw; i++) rc = check_limits(o, ws[i]);
+  for (size_t i = 0; rc < 0 && i < nw; i++)
+    rc = check_limits(o, ws[i]);
   if (rc >= 0) goto out;
 
   plan->reps = o->reps_set ? o->reps : o->quick ? 3 : o->suite ? o->suite->reps : 5;
@@ -144,9 +159,9 @@ int cl__plan_build(const struct cl__options *o, struct cl__plan *plan) {
   size_t cap = 0;
   for (size_t i = 0; i < nw; i++) {
     unsigned counts[CL__MAX_WORKER_COUNTS];
-    size_t ncounts = o->nworkers ? o->nworkers
-                                 : cl__auto_workers(o->exec.topo, ws[i]->kind, counts,
-                                                    CL__MAX_WORKER_COUNTS);
+    size_t ncounts =
+        o->nworkers ? o->nworkers
+                    : cl__auto_workers(o->exec.topo, ws[i]->kind, counts, CL__MAX_WORKER_COUNTS);
     for (size_t k = 0; k < ne; k++) {
       size_t gils = o->gil && (es[k]->flags & CL_EXEC_GIL_CAPABLE) ? 2 : 1;
       cap += nz * nt * gils * ((es[k]->flags & CL_EXEC_PARALLEL) ? ncounts : 1);
@@ -154,13 +169,15 @@ int cl__plan_build(const struct cl__options *o, struct cl__plan *plan) {
   }
   if (cap > CL__MAX_CELLS || cap * plan->reps > CL__MAX_PLAN_REPS) {
     if (cap > CL__MAX_CELLS)
-      fprintf(stderr, "conlab: the plan has %zu cells, more than the limit %d (ask for fewer "
-              "workloads, executors, worker counts, --tasks or --size values)\n", cap,
-              CL__MAX_CELLS);
+      fprintf(stderr,
+              "conlab: the plan has %zu cells, more than the limit %d (ask for fewer "
+              "workloads, executors, worker counts, --tasks or --size values)\n",
+              cap, CL__MAX_CELLS);
     else
-      fprintf(stderr, "conlab: the plan has %zu cells x %u repetitions, more than the limit %d "
-              "repetitions in all (lower --reps or ask for fewer cells)\n", cap, plan->reps,
-              CL__MAX_PLAN_REPS);
+      fprintf(stderr,
+              "conlab: the plan has %zu cells x %u repetitions, more than the limit %d "
+              "repetitions in all (lower --reps or ask for fewer cells)\n",
+              cap, plan->reps, CL__MAX_PLAN_REPS);
     rc = CL__EXIT_USAGE;
     goto out;
   }
@@ -172,8 +189,10 @@ int cl__plan_build(const struct cl__options *o, struct cl__plan *plan) {
   for (size_t i = 0; i < nw; i++) {
     unsigned counts[CL__MAX_WORKER_COUNTS];
     size_t ncounts = o->nworkers;
-    if (ncounts) memcpy(counts, o->workers, ncounts * sizeof counts[0]);
-    else ncounts = cl__auto_workers(o->exec.topo, ws[i]->kind, counts, CL__MAX_WORKER_COUNTS);
+    if (ncounts)
+      memcpy(counts, o->workers, ncounts * sizeof counts[0]);
+    else
+      ncounts = cl__auto_workers(o->exec.topo, ws[i]->kind, counts, CL__MAX_WORKER_COUNTS);
     /* Cells of one (workload, size, tasks) group share one batch. */
     for (size_t z = 0; z < nz; z++) {
       for (size_t t = 0; t < nt; t++) {
@@ -212,8 +231,42 @@ out:
 }
 
 void cl__plan_free(struct cl__plan *plan) {
-  for (size_t i = 0; i < plan->ncells; i++) free(plan->cells[i].samples);
+  for (size_t i = 0; i < plan->ncells; i++)
+    free(plan->cells[i].samples);
   free(plan->cells);
   plan->cells = NULL;
   plan->ncells = 0;
+}
+
+/* A suite may chain a further part with its own task list (suite->also);
+ * its cells follow the first part's, each group with its own baseline. */
+int cl__plan_build(const struct cl__options *o, struct cl__plan *plan) {
+  int rc = plan_build_part(o, plan);
+  const struct cl__suite *also = o->suite ? o->suite->also : NULL;
+  if (rc >= 0 || !also || o->workloads.n || o->executors.n) return rc;
+  struct cl__options part = *o;
+  part.suite = also;
+  part.gil = also->gil;
+  part.ntasks = 0;
+  uint64_t t = o->quick ? also->quick_tasks : also->tasks;
+  if (t) part.tasks[part.ntasks++] = t;
+  part.nsizes = o->quick ? also->quick_nsizes : also->nsizes;
+  memcpy(part.size, o->quick ? also->quick_sizes : also->sizes, part.nsizes * sizeof part.size[0]);
+  struct cl__plan more;
+  rc = plan_build_part(&part, &more);
+  if (rc >= 0) {
+    cl__plan_free(plan);
+    return rc;
+  }
+  struct cl__cell *cells = realloc(plan->cells, (plan->ncells + more.ncells) * sizeof *cells);
+  if (!cells) {
+    cl__plan_free(&more);
+    cl__plan_free(plan);
+    return CL__EXIT_FAILED;
+  }
+  memcpy(cells + plan->ncells, more.cells, more.ncells * sizeof *cells);
+  plan->cells = cells;
+  plan->ncells += more.ncells;
+  free(more.cells); /* the samples now belong to plan's cells */
+  return -1;
 }

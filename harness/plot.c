@@ -289,7 +289,7 @@ static int build_speedup(const struct cl__summary_csv *s, unsigned cores, struct
     panel_title(p->title, sizeof p->title, s, ws[wi], tasks, size);
     if (kf) {
       p->f = fmin(fmax(kf->karp_flatt, 0.0), 1.0);
-      snprintf(p->fnote, sizeof p->fnote, "Amdahl, serial fraction %.3f (%s at %u)", p->f,
+      snprintf(p->fnote, sizeof p->fnote, "Amdahl fit: serial fraction %.3f (%s, %u workers)", p->f,
                kf->executor, kf->workers);
     }
     range_of(fg, p);
@@ -314,7 +314,8 @@ static const char *pick_workload(const struct cl__summary_csv *s, const char *pr
 }
 
 /* Figure 2: the story, a CPU-bound and an I/O-bound panel of bars. */
-static int build_story(const struct cl__summary_csv *s, struct figure *fg) {
+static int build_story(const struct cl__summary_csv *s, unsigned cores, struct figure *fg) {
+  (void)cores;
   const char *ex[MAX_EXECS];
   size_t ne = cl__executor_order(s, ex, MAX_EXECS);
   const char *pick[2] = {pick_workload(s, "cpu.sumsq", "cpu", NULL),
@@ -347,6 +348,9 @@ static int build_story(const struct cl__summary_csv *s, struct figure *fg) {
                    r->workers == 1 ? "" : "s");
         se->color = exec_color(ex[e]);
         se->variant = exec_variant(ex[e], g == 1);
+        /* pextra: where the CPython bars begin (a separator is drawn there). */
+        if (se->variant == VAR_PY && !isfinite(p->extra))
+          p->extra = (double)(fg->ns - p->first) - 0.5;
         int err = add_pt(se, speedup_pt((double)(fg->ns - p->first), r, base));
         if (err) return err;
       }
@@ -360,9 +364,10 @@ static int build_story(const struct cl__summary_csv *s, struct figure *fg) {
     p->xmin = 0.4;
     p->xmax = (double)p->count + 0.6;
     range_of(fg, p);
+    /* Room above the tallest whisker for the upright value labels. */
     p->ylog = p->ymax > 12;
     p->ymin = p->ylog ? fmin(0.5, p->ymin / 1.5) : 0;
-    p->ymax = p->ylog ? p->ymax * 3 : fmax(p->ymax * 1.25, 1.5);
+    p->ymax = p->ylog ? p->ymax * pow(p->ymax / p->ymin, 0.45) : fmax(p->ymax * 1.55, 1.6);
     fg->np++;
   }
   return 0;
@@ -399,7 +404,8 @@ static uint64_t max_tasks_at(const struct cl__summary_csv *s, const char *w, uin
 }
 
 /* Figure 3: speedup against task size, a panel per workload with a size sweep. */
-static int build_granularity(const struct cl__summary_csv *s, struct figure *fg) {
+static int build_granularity(const struct cl__summary_csv *s, unsigned cores, struct figure *fg) {
+  (void)cores;
   const char *ws[MAX_PANELS], *ex[MAX_EXECS];
   size_t nw = workloads(s, ws, MAX_PANELS), ne = cl__executor_order(s, ex, MAX_EXECS);
   for (size_t wi = 0; wi < nw && fg->np < MAX_PANELS; wi++) {
@@ -431,7 +437,7 @@ static int build_granularity(const struct cl__summary_csv *s, struct figure *fg)
           q.extra = (double)sizes[z];
           p->xmin = fmin(p->xmin, q.x);
           p->xmax = fmax(p->xmax, q.x);
-          if (!isfinite(se->winx) && q.lo > 1.0) {
+          if (!isfinite(se->winx) && cl__beats_sequential(r, cl__row_base_s(r, base))) {
             se->winx = q.x;
             se->winy = q.y;
           }
@@ -464,7 +470,8 @@ static int build_granularity(const struct cl__summary_csv *s, struct figure *fg)
 }
 
 /* Figure 4: wall time and memory per task against tasks in flight. */
-static int build_io(const struct cl__summary_csv *s, struct figure *fg) {
+static int build_io(const struct cl__summary_csv *s, unsigned cores, struct figure *fg) {
+  (void)cores;
   const char *ws[MAX_PANELS], *ex[MAX_EXECS], *w = NULL;
   size_t nw = workloads(s, ws, MAX_PANELS), ne = cl__executor_order(s, ex, MAX_EXECS);
   uint64_t tv[CL__MAX_SWEEP * 4], size = 0;
@@ -747,21 +754,9 @@ static void remove_outputs(const char *dir, const char *name) {
 
 typedef int (*build_fn)(const struct cl__summary_csv *s, unsigned cores, struct figure *fg);
 
-static int b_story(const struct cl__summary_csv *s, unsigned c, struct figure *fg) {
-  (void)c;
-  return build_story(s, fg);
-}
-static int b_gran(const struct cl__summary_csv *s, unsigned c, struct figure *fg) {
-  (void)c;
-  return build_granularity(s, fg);
-}
-static int b_io(const struct cl__summary_csv *s, unsigned c, struct figure *fg) {
-  (void)c;
-  return build_io(s, fg);
-}
-
 /* Builders in cl__figure_names order. */
-static const build_fn builders[CL__NFIGURES] = {b_story, build_speedup, b_gran, b_io};
+static const build_fn builders[CL__NFIGURES] = {build_story, build_speedup, build_granularity,
+                                                build_io};
 
 int cl__plot_run_dir(const char *dir, FILE *msg) {
   struct cl__summary_csv s;

@@ -108,6 +108,10 @@ const struct cl__srow *cl__story_row(const struct cl__summary_csv *s, const char
 #define CL__NFIGURES 4
 extern const char *const cl__figure_names[CL__NFIGURES];
 
+/* Whether a row beats sequential: at least 10% faster, with the whole 95%
+ * interval of its speedup above 1 (`base_s`: the sequential median). */
+bool cl__beats_sequential(const struct cl__srow *r, double base_s);
+
 /* "12.3 us", "4.56 ms", "1.23 s" (with a micro sign). */
 void cl__fmt_duration(char *buf, size_t len, double s);
 

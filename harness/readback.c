@@ -66,7 +66,8 @@ static void field_str(char **f, size_t nf, const int *idx, enum col c, char *buf
 }
 
 static uint64_t to_u64(double v) {
-  return isfinite(v) && v > 0 ? (uint64_t)v : 0;
+  /* 2^64 and above do not convert (undefined behaviour); found by fuzzing. */
+  return isfinite(v) && v > 0 && v < 18446744073709551616.0 ? (uint64_t)v : 0;
 }
 
 static void parse_row(struct cl__srow *r, char **f, size_t nf, const int *idx) {
@@ -449,6 +450,11 @@ void cl__group_note(char *buf, size_t len, const struct cl__summary_csv *s, cons
     snprintf(buf, len, "%llu tasks", (unsigned long long)tasks);
   else if (len)
     buf[0] = '\0';
+}
+
+bool cl__beats_sequential(const struct cl__srow *r, double base_s) {
+  return isfinite(r->speedup) && r->speedup >= 1.1 && isfinite(r->ci_high_s) && r->ci_high_s > 0 &&
+         base_s / r->ci_high_s > 1.0;
 }
 
 double cl__row_base_s(const struct cl__srow *r, const struct cl__srow *seq) {

@@ -200,6 +200,18 @@ static void headline(FILE *f, const struct report *rp) {
             f);
       claim(f, g);
     }
+    const struct cl__srow *pt = NULL, *pp = NULL;
+    for (size_t i = 0; i < b.npy; i++) {
+      if (strcmp(b.py[i]->executor, "py.threads") == 0) pt = b.py[i];
+      if (strcmp(b.py[i]->executor, "py.process_pool") == 0) pp = b.py[i];
+    }
+    if (pt && pp) {
+      fputs(". In CPython ", f);
+      claim(f, pt);
+      fputs(" while ", f);
+      claim(f, pp);
+    }
+    fputs(".", f);
     any = true;
   }
   if (io && best_of(rp->s, io, &b)) {
@@ -211,12 +223,13 @@ static void headline(FILE *f, const struct report *rp) {
     sort_by_speedup(list, n);
     if (n > 3) n = 3;
     if (n) {
-      fprintf(f, "%s `%s`, ", any ? "; on" : "On", io);
+      fprintf(f, "%sOn `%s`, ", any ? " " : "", io);
       claims(f, list, n);
+      fputs(".", f);
       any = true;
     }
   }
-  if (any) fputs(".\n\n", f);
+  if (any) fputs("\n\n", f);
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -260,7 +273,7 @@ static void granularity_bullets(FILE *f, const struct report *rp) {
           const struct cl__srow *r = cl__best_row(rp->s, ws[wi], ex[e], g == 1, tasks, sizes[z]);
           if (!base || !r || !tasks) continue;
           ran = true;
-          if (isfinite(r->ci_high_s) && cl__row_base_s(r, base) / r->ci_high_s > 1.0) {
+          if (cl__beats_sequential(r, cl__row_base_s(r, base))) {
             win = sizes[z];
             per_task = base->median_s / (double)tasks;
           }
@@ -336,14 +349,16 @@ static const char *const captions[CL__NFIGURES] = {
     "**The story.** Each executor's best speedup over sequential on a CPU-bound and an "
     "I/O-bound workload (bar: the median; whisker: the 95% interval of the median, the "
     "sequential time taken as exact). Hatched bars ran under the emulated GIL, pale bars in "
-    "CPython; the label under a bar gives the worker count of its best run.",
+    "CPython (against `py.sequential`); the label above a bar gives its speedup and the worker "
+    "count of its best run.",
     "**Speedup against workers**, a panel per workload. The dashed diagonal is ideal speedup, "
     "the dotted curve Amdahl's law with the serial fraction measured by the Karp-Flatt metric, "
     "the vertical line the number of cores. Executors without a worker count (`threads`: a "
     "thread per task; `event_loop`: one thread) are flat lines; dashed lines ran under the "
     "emulated GIL.",
     "**Granularity**: speedup against the time one task takes sequentially. A circle marks the "
-    "smallest task at which each executor beats sequential (its whole 95% interval above 1).",
+    "smallest task at which each executor beats sequential (at least 10% faster, its whole 95% "
+    "interval above 1).",
     "**I/O concurrency**: wall time and peak memory (max RSS of the process) per task against "
     "the number of tasks in flight. The dotted line is one delay, the least any executor can "
     "take."};
@@ -420,6 +435,13 @@ static int fill_report(FILE *f, const void *arg) {
   }
   fputs("## What the run shows\n\n", f);
   headline(f, rp);
+  double load = m->loadavg[0] ? strtod(m->loadavg, NULL) : 0;
+  if (load >= 0.5 * rp->cores)
+    fprintf(f,
+            "> The load average was %.2f when the run started, on %u cores: other programs "
+            "competed for the CPUs, so CPU-bound speedups understate what the cores can do. "
+            "Rerun on a quiet machine to see them.\n\n",
+            load, rp->cores);
   const char *ws[MAX_WORKLOADS];
   size_t nw = distinct_workloads(rp->s, ws, MAX_WORKLOADS);
   for (size_t i = 0; i < nw; i++)

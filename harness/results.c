@@ -111,7 +111,7 @@ static int fill_summary(FILE *f, const void *arg) {
   const struct cl__plan *plan = arg;
   fputs("workload,kind,executor,workers,gil,tasks,size,delay_s,median_s,ci_low_s,ci_high_s,cv,"
         "noisy,speedup,efficiency,karp_flatt,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,checksum,"
-        "expected,checksum_ok,reps,bind,omp_schedule,chunksize,status\n",
+        "expected,checksum_ok,reps,bind,omp_schedule,chunksize,status,us_per_task,tasks_per_s\n",
         f);
   for (size_t i = 0; i < plan->ncells; i++) {
     const struct cl__cell *c = &plan->cells[i];
@@ -138,13 +138,16 @@ static int fill_summary(FILE *f, const void *arg) {
       fputs(",,,,,", f);
     char bind[256];
     cl_bind_describe(&c->cfg, bind, sizeof bind);
-    fprintf(f, "%llu,%llu,%d,%u,%s,%s,%u,%s\n", (unsigned long long)c->checksum,
-            (unsigned long long)c->expected, c->checksum_ok && have, c->nsamples,
-            bind, cl_omp_schedule_name(c->cfg.omp_schedule), c->chunksize,
-            c->status == CL_EINTR ? "interrupted"
-            : c->status          ? cl_errname(c->status)
-            : c->done            ? "ok"
-                                 : "incomplete");
+    fprintf(f, "%llu,%llu,%d,%u,%s,%s,%u,%s,", (unsigned long long)c->checksum,
+            (unsigned long long)c->expected, c->checksum_ok && have, c->nsamples, bind,
+            cl_omp_schedule_name(c->cfg.omp_schedule), c->chunksize,
+            cl__cell_status(c));
+    /* The whole cost per task, work included: for noop rows, the overhead. */
+    if (have && c->params.tasks && c->wall.median > 0)
+      fprintf(f, "%.6f,%.1f\n", c->wall.median * 1e6 / (double)c->params.tasks,
+              (double)c->params.tasks / c->wall.median);
+    else
+      fputs(",\n", f);
   }
   return 0;
 }

@@ -55,17 +55,22 @@ static void summarize_cell(struct cl__cell *c) {
     if (c->samples[i].max_rss_kb > c->max_rss_kb) c->max_rss_kb = c->samples[i].max_rss_kb;
 }
 
-/* Speedups of cells [from, to) against their workload's sequential cell. */
+/* Speedups of cells [from, to) against their group's sequential cell; the
+ * CPython rows against py.sequential when the group has it, so that their
+ * speedups say what the interpreter's own patterns gain. */
 static void derive(struct cl__cell *cells, size_t from, size_t to) {
-  double base = NAN;
-  for (size_t i = from; i < to; i++)
-    if (strcmp(cells[i].ex->name, "sequential") == 0 && !cells[i].gil && cells[i].nsamples)
-      base = cells[i].wall.median;
+  double base = NAN, py_base = NAN;
+  for (size_t i = from; i < to; i++) {
+    if (cells[i].gil || !cells[i].nsamples) continue;
+    if (strcmp(cells[i].ex->name, "sequential") == 0) base = cells[i].wall.median;
+    if (strcmp(cells[i].ex->name, "py.sequential") == 0) py_base = cells[i].wall.median;
+  }
   for (size_t i = from; i < to; i++) {
     struct cl__cell *c = &cells[i];
+    double b = (c->ex->flags & CL_EXEC_EXTERNAL) && !isnan(py_base) ? py_base : base;
     c->speedup = c->efficiency = c->karp_flatt = NAN;
-    if (!c->nsamples || isnan(base)) continue;
-    c->speedup = cl_speedup(base, c->wall.median);
+    if (!c->nsamples || isnan(b)) continue;
+    c->speedup = cl_speedup(b, c->wall.median);
     c->efficiency = cl_efficiency(c->speedup, c->workers);
     c->karp_flatt = cl_karp_flatt(c->speedup, c->workers);
   }

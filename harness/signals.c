@@ -30,6 +30,8 @@ static volatile sig_atomic_t first_signal;
 static volatile sig_atomic_t cell_pgid;
 static volatile sig_atomic_t tmp_set;
 static char tmp_path[PATH_MAX];
+static volatile sig_atomic_t dir_set;
+static char dir_path[PATH_MAX];
 static int wake[2] = {-1, -1};
 static bool installed;
 static struct sigaction old_int, old_term;
@@ -142,6 +144,7 @@ static void force_exit(int sig) {
   }
   cl__reap_strays(true);
   if (tmp_set) unlink(tmp_path);
+  if (dir_set) rmdir(dir_path); /* only succeeds when nothing was written yet */
   _exit(128 + sig);
 }
 
@@ -161,6 +164,7 @@ int cl__signals_install(void) {
   first_signal = 0;
   cell_pgid = 0;
   tmp_set = 0;
+  dir_set = 0;
   if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) return CL_ESYS;
   /* Orphans of our cells come to us, not to init (see the top of the file). */
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -200,6 +204,13 @@ void cl__signals_set_tmp(const char *path) {
   tmp_set = 1;
 }
 
+void cl__signals_set_run_dir(const char *path) {
+  dir_set = 0;
+  if (!path || strlen(path) >= sizeof dir_path) return;
+  memcpy(dir_path, path, strlen(path) + 1);
+  dir_set = 1;
+}
+
 void cl__signals_block(sigset_t *old) {
   sigset_t s;
   sigemptyset(&s);
@@ -223,5 +234,6 @@ void cl__signals_child_reset(const sigset_t *old) {
   first_signal = 0;
   cell_pgid = 0;
   tmp_set = 0;
+  dir_set = 0;
   sigprocmask(SIG_SETMASK, old, NULL);
 }

@@ -3,17 +3,89 @@
 
 #include "harness/harness.h"
 
+#ifdef CL_HAVE_OPENMP
+#define OMP_NAME ",openmp"
+#else
+#define OMP_NAME ""
+#endif
+
+/* The CPython part of the story: the same workloads under the seed's Python
+ * patterns, on a task list small enough for an interpreter (20 tasks of
+ * 250,000 integers: about 0.4 s in CPython, 1.5 ms in C). */
+static const struct cl__suite story_python = {
+    .name = "story.python",
+    .summary = "the story's CPython rows",
+    .workloads = "cpu.sumsq,io.sleep",
+    .executors = "py",
+    .reps = 5,
+    .warmup = 1,
+    .tasks = 20,
+    .quick_tasks = 20,
+    .sizes = {250000},
+    .nsizes = 1,
+    .quick_sizes = {60000},
+    .quick_nsizes = 1,
+};
+
 /* The story suite is what `make run` shows: CPU-bound and I/O-bound work under
  * every executor over the automatic worker list. */
 static const struct cl__suite suites[] = {
-    {"story", "CPU- and I/O-bound workloads under every executor (the default, ~90 s on 2 cores)",
-     "cpu.sumsq,cpu.mandel,io.sleep,mixed.request", "all", 5, 1, false, true},
-    {"quick", "the story at small sizes, 3 repetitions (under 20 s)",
-     "cpu.sumsq,cpu.mandel,io.sleep,mixed.request", "all", 3, 1, true, true},
-    {"full", "every workload under every executor", "", "all", 5, 1, false, true},
+    {.name = "story",
+     .summary = "CPU- and I/O-bound workloads under every executor (the default, ~90 s on 2 cores)",
+     .workloads = "cpu.sumsq,cpu.mandel,io.sleep,mixed.request",
+     .executors = "all",
+     .reps = 5,
+     .warmup = 1,
+     .gil = true,
+     .also = &story_python},
+    {.name = "quick",
+     .summary = "the story at small sizes, 3 repetitions (under 20 s)",
+     .workloads = "cpu.sumsq,cpu.mandel,io.sleep,mixed.request",
+     .executors = "all",
+     .reps = 3,
+     .warmup = 1,
+     .quick = true,
+     .gil = true,
+     .also = &story_python},
+    {.name = "full",
+     .summary = "every workload under every executor",
+     .workloads = "",
+     .executors = "all",
+     .reps = 5,
+     .warmup = 1,
+     .gil = true},
+    /* Task sizes from about 1 us to 10 ms (cpu.sumsq: about 0.3 ns per
+     * integer) feed the granularity figure; the micro-benchmarks add the
+     * per-task cost of 100,000 empty tasks, latency, timers and the
+     * harness's own cost (overhead.csv). */
+    {.name = "overhead",
+     .summary = "executor overhead: per-task cost, latency, timers, granularity sweep (~2 min)",
+     .workloads = "cpu.sumsq",
+     .executors = "threads,thread_pool,process_pool,event_loop" OMP_NAME,
+     .reps = 3,
+     .warmup = 1,
+     .tasks = 100,
+     .quick_tasks = 20,
+     .sizes = {3000, 30000, 300000, 3000000, 30000000},
+     .nsizes = 5,
+     .quick_sizes = {3000, 30000, 300000},
+     .quick_nsizes = 3,
+     .micro = "overhead"},
+    /* Side by side with OpenMP and libuv (peers.csv). */
+    {.name = "peers",
+     .summary = "conlab against OpenMP (dynamic schedule) and libuv, measured in the same run",
+     .workloads = "noop",
+     .executors = "thread_pool,event_loop" OMP_NAME,
+     .reps = 3,
+     .warmup = 1,
+     .tasks = 100000,
+     .quick_tasks = 10000,
+     .micro = "peers"},
 };
 
-size_t cl__suite_count(void) { return sizeof suites / sizeof suites[0]; }
+size_t cl__suite_count(void) {
+  return sizeof suites / sizeof suites[0];
+}
 
 const struct cl__suite *cl__suite_at(size_t i) {
   return i < cl__suite_count() ? &suites[i] : NULL;

@@ -2,12 +2,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conlab/error.h"
 #include "harness/harness.h"
 
 static void fmt_time(char *buf, size_t len, double s) {
-  if (s >= 1.0) snprintf(buf, len, "%.3f s", s);
-  else if (s >= 1e-3) snprintf(buf, len, "%.2f ms", s * 1e3);
-  else snprintf(buf, len, "%.1f us", s * 1e6);
+  if (s >= 1.0)
+    snprintf(buf, len, "%.3f s", s);
+  else if (s >= 1e-3)
+    snprintf(buf, len, "%.2f ms", s * 1e3);
+  else
+    snprintf(buf, len, "%.1f us", s * 1e6);
+}
+
+const char *cl__cell_status(const struct cl__cell *c) {
+  if (c->status == CL_EINTR) return "interrupted";
+  if (c->status) return cl_errname(c->status);
+  return c->done ? "ok" : "incomplete";
+}
+
+/* The console's word for a cell: ok, MISMATCH, or why it has no result. */
+static const char *table_word(const struct cl__cell *c) {
+  if (c->status == CL_ECHECKSUM) return "MISMATCH";
+  if (c->status == CL_EINTR || (!c->status && !c->done)) return cl__cell_status(c);
+  return c->status ? "FAILED" : "ok";
 }
 
 void cl__table_print(FILE *f, const struct cl__plan *plan) {
@@ -20,7 +37,7 @@ void cl__table_print(FILE *f, const struct cl__plan *plan) {
     prev = c->w;
     if (!c->nsamples) {
       fprintf(f, "%-14s %-14s %3u %3d %11s %19s %6s %8s %6s %s\n", c->w->name, c->ex->name,
-              c->workers, c->gil, "-", "-", "-", "-", "-", "FAILED");
+              c->workers, c->gil, "-", "-", "-", "-", "-", table_word(c));
       continue;
     }
     char med[16], lo[16], hi[16], ci[40], sp[16] = "-", ef[16] = "-";
@@ -32,7 +49,7 @@ void cl__table_print(FILE *f, const struct cl__plan *plan) {
     if (!isnan(c->efficiency)) snprintf(ef, sizeof ef, "%.0f%%", c->efficiency * 100);
     fprintf(f, "%-14s %-14s %3u %3d %11s %19s %5.1f%%%s %7s %6s %s\n", c->w->name, c->ex->name,
             c->workers, c->gil, med, ci, c->wall.cv * 100, c->noisy ? "!" : " ", sp, ef,
-            c->status ? "FAILED" : c->checksum_ok ? "ok" : "MISMATCH");
+            table_word(c));
   }
   fprintf(f, "(! = noisy: coefficient of variation above 5%%)\n");
 }

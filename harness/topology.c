@@ -21,6 +21,7 @@ struct cl_topology {
   hwloc_obj_t *by_os;   /* PUs by OS number */
   hwloc_obj_t *scatter; /* PUs in scatter order */
   unsigned ncores;      /* Core objects hwloc found (may be 0) */
+  bool narrowed;        /* restricted to the process's CPU binding */
 };
 
 const char *cl_topology_hwloc_version(void) {
@@ -111,12 +112,37 @@ out:
   return rc;
 }
 
+/* Keeps only the PUs this process is bound to (taskset, a batch system's
+ * cpuset), as nproc does. Returns whether the topology was narrowed. */
+static bool restrict_to_binding(struct cl_topology *t) {
+  hwloc_bitmap_t set = hwloc_bitmap_alloc();
+  bool narrowed = false;
+  hwloc_const_cpuset_t all = hwloc_get_root_obj(t->h)->cpuset;
+  if (set && hwloc_get_cpubind(t->h, set, HWLOC_CPUBIND_PROCESS) == 0) {
+    hwloc_bitmap_and(set, set, all);
+    if (!hwloc_bitmap_iszero(set) && !hwloc_bitmap_isequal(set, all))
+      narrowed = hwloc_topology_restrict(t->h, set, 0) == 0;
+  }
+  hwloc_bitmap_free(set);
+  return narrowed;
+}
+
 /* Loads t->h (already configured) and fills the summary and tables. */
 static int finish_load(struct cl_topology *t, const char *what) {
   if (hwloc_topology_load(t->h) != 0)
     return cl_error_set(errno == ENOMEM ? CL_ENOMEM : CL_EINVAL, "%s: hwloc could not load it: %s",
                         what, strerror(errno));
   struct cl_topology_summary *s = &t->sum;
+  s->this_system = hwloc_topology_is_thissystem(t->h) != 0;
+  t->narrowed = s->this_system && strcmp(what, "this machine") == 0 && restrict_to_binding(t);
+  if (t->narrowed) {
+    char pus[64];
+    hwloc_bitmap_list_snprintf(pus, sizeof pus, hwloc_get_root_obj(t->h)->cpuset);
+    snprintf(s->source, sizeof s->source,
+             "this machine, limited to PUs %s by the process's CPU "
+             "binding",
+             pus);
+  }
   int n = hwloc_get_nbobjs_by_type(t->h, HWLOC_OBJ_PU);
   if (n <= 0) return cl_error_set(CL_EINVAL, "%s: no processing units", what);
   s->pus = (unsigned)n;
@@ -128,7 +154,6 @@ static int finish_load(struct cl_topology *t, const char *what) {
   n = hwloc_get_nbobjs_by_type(t->h, HWLOC_OBJ_NUMANODE);
   s->numa_nodes = n > 0 ? (unsigned)n : 1;
   s->smt = s->pus > s->cores;
-  s->this_system = hwloc_topology_is_thissystem(t->h) != 0;
   hwloc_obj_t root = hwloc_get_root_obj(t->h);
   s->memory_bytes = root->total_memory;
   hwloc_bitmap_list_snprintf(s->pu_list, sizeof s->pu_list, root->cpuset);
@@ -313,8 +338,10 @@ int cl_topology_check_cpus(const struct cl_topology *topo, const unsigned *cpus,
   if (!cpus || n == 0) return cl_error_set(CL_EINVAL, "binding: the PU list is empty");
   for (size_t i = 0; i < n; i++) {
     if (!hwloc_get_pu_obj_by_os_index(topo->h, cpus[i]))
-      return cl_error_set(CL_ERANGE, "PU %u does not exist (%s has PU%s %s)", cpus[i],
-                          topo->sum.this_system ? "this machine" : "the topology",
+      return cl_error_set(CL_ERANGE, "PU %u does not exist (%s PU%s %s)", cpus[i],
+                          !topo->sum.this_system ? "the topology has"
+                          : topo->narrowed       ? "this process may use"
+                                                 : "this machine has",
                           topo->sum.pus > 1 ? "s" : "", topo->sum.pu_list);
   }
   return 0;
@@ -417,6 +444,17 @@ int cl_topology_bind_thread(const struct cl_exec_config *cfg, unsigned worker) {
   /* sched_setaffinity rather than hwloc_set_cpubind: the same system call,
    * without hwloc's per-call allocation. */
   if (sched_setaffinity(0, sizeof cs, &cs) != 0) return bind_failed(cfg, worker, set, errno);
+  return 0;
+}
+
+int cl_topology_bind_process(const struct cl_exec_config *cfg, unsigned worker, pid_t pid) {
+  if (cfg && cfg->bind == CL_BIND_NONE) return 0;
+  cpu_set_t cs;
+  hwloc_const_cpuset_t set;
+  int rc = worker_sched_set(cfg, worker, &cs, &set);
+  if (rc) return rc;
+  if (hwloc_set_proc_cpubind(cfg->topo->h, pid, set, HWLOC_CPUBIND_PROCESS) != 0)
+    return bind_failed(cfg, worker, set, errno);
   return 0;
 }
 

@@ -19,13 +19,18 @@ ink = "#222222"
 faint = "#666666"
 
 # Output: every figure is drawn as PNG (pngcairo) and SVG, sized for slides.
+# A script draws each format from a clean state:
+#   do for [fmt in formats] { reset; load rundir . "/plots/common.gp"
+#                             eval figure_term(fmt, width, height) ... }
 formats = "png svg"
 font_size = 17
-figure_term(fmt, w, h) = (fmt eq "png") \
+point_size(fmt) = (fmt eq "png") ? 1.5 : 1.0  # svg draws points larger
+figure_term(fmt, w, h) = ((fmt eq "png") \
   ? sprintf("set terminal pngcairo size %d,%d font 'Sans,%d' linewidth 1.6 noenhanced", \
             w, h, font_size) \
   : sprintf("set terminal svg size %d,%d font 'Sans,%d' linewidth 1.6 noenhanced " \
-            . "background '#ffffff'", w, h, font_size + 3)
+            . "background '#ffffff'", w, h, font_size + 3)) \
+  . sprintf("; set pointsize %g", point_size(fmt))
 figure_output(name, fmt) = rundir . "/plots/" . name . "." . fmt
 
 set encoding utf8
@@ -34,14 +39,14 @@ set border 3 lc rgb ink
 set tics nomirror textcolor rgb ink
 set grid xtics ytics lc rgb "#dddddd" lw 1 dt 1
 set errorbars small
-set pointsize 1.5
 set key noautotitle
 
 # A shared key: `eval legend_strip(h)` prepares a strip of height h (a screen
 # fraction) at the bottom of a multiplot, `cols` entries a row; the script then plots NaN with the
 # titles and styles of its series (ltitle, lcolor, lvariant, lflat).
 legend_strip(h, cols) = sprintf( \
-  "set origin 0,0; set size 1,%g; unset border; unset tics; unset grid; unset xlabel; " . \
+  "set origin 0,0; set size 1,%g; unset border; unset xtics; unset ytics; unset grid; " . \
+  "unset xlabel; " . \
   "unset ylabel; unset title; unset arrow; unset label; unset logscale; " . \
   "set xrange [0:1]; set yrange [0:1]; set key center center horizontal maxcols %d " . \
   "Left reverse samplen 3 spacing 1.15 width -3", h, cols)

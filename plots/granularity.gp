@@ -3,7 +3,8 @@
 # The x axis is the time one task takes sequentially; a line per executor
 # (solid: C; dashed: under the emulated GIL; dash-dot: CPython) with the 95%
 # interval as error bars. A circle marks the smallest task at which each
-# executor beats sequential (its whole interval above 1); the key says where.
+# executor beats sequential (at least 10% faster, its whole 95% interval
+# above 1); the key says where.
 #
 # Data: RUN_DIR/plots/granularity.dat (column 5: the --size value) and
 # granularity.vars, which conlab derives from summary.csv.
@@ -23,6 +24,8 @@ width = 1600
 height = 90 + np * 640
 
 do for [fmt in formats] {
+  reset
+  load rundir . "/plots/common.gp"
   eval figure_term(fmt, width, height)
   set output figure_output("granularity", fmt)
   set multiplot layout np, 1 title \
@@ -44,7 +47,7 @@ do for [fmt in formats] {
     unset label
     do for [i=first[p] : first[p] + count[p] - 1] {
       if (swinx[i] == swinx[i]) {
-        set label 10 + i "" at swinx[i], swiny[i] point pt 6 ps 4 lw 2.5 lc rgb palette[scolor[i]]
+        set label 10 + i "" at swinx[i], swiny[i] point pt 6 ps (2.7 * point_size(fmt)) lw 2.5 lc rgb palette[scolor[i]]
       }
     }
     plot 1 with lines dt 2 lw 1.2 lc rgb faint title "sequential (1x)", \

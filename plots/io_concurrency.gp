@@ -28,6 +28,8 @@ legend_h = 80.0 / height
 title_h = 70.0 / height
 
 do for [fmt in formats] {
+  reset
+  load rundir . "/plots/common.gp"
   eval figure_term(fmt, width, height)
   set output figure_output("io_concurrency", fmt)
   set multiplot title sprintf("%s (run %s, %s)", ptitle[1], run_id, run_machine)
@@ -41,8 +43,12 @@ do for [fmt in formats] {
   set size 0.5, 1 - legend_h - title_h
   set title "wall time" textcolor rgb ink
   set ylabel "wall time (s)"
-  if (ymax[1] / ymin[1] > 64) { set logscale y 10 } else { set logscale y 2 }
+  set logscale y 10
   set format y "%.0s %cs"
+  set ytics 10
+  do for [e=-6:3] {  # 1-2-5 tics: 10 ms, 20 ms, 50 ms, 100 ms ...
+    set ytics add (2 * 10.0**e, 5 * 10.0**e)
+  }
   set yrange [ymin[1] / 1.5 : ymax[1] * 1.5]
   unset arrow
   unset label
@@ -60,6 +66,7 @@ do for [fmt in formats] {
   set title "peak memory per task" textcolor rgb ink
   set ylabel "max RSS / tasks (KiB)"
   set format y "%g"
+  set ytics autofreq
   set autoscale y
   unset arrow
   unset label

@@ -29,23 +29,23 @@ rows = (np + cols - 1) / cols
 key_cols = (cols == 2) ? 3 : 2
 legend_rows = (nl + 2 + key_cols - 1) / key_cols
 width = (cols == 2) ? 1600 : 1100
-height = 90 + rows * 520 + 30 + legend_rows * 30
+height = 90 + rows * 560 + 30 + legend_rows * 30
 title_h = 70.0 / height
 legend_h = (30.0 + legend_rows * 30) / height
 panel_w = 1.0 / cols
 panel_h = (1.0 - title_h - legend_h) / rows
 
 do for [fmt in formats] {
+  reset
+  load rundir . "/plots/common.gp"
   eval figure_term(fmt, width, height)
   set output figure_output("speedup", fmt)
   set multiplot title sprintf("Speedup against workers (run %s, %s)", run_id, run_machine)
   do for [p=1:np] {
     set origin ((p - 1) % cols) * panel_w, 1.0 - title_h - ((p - 1) / cols + 1) * panel_h
     set size panel_w, panel_h
-    set border 3 lc rgb ink
-    set tics nomirror
-    set grid xtics ytics
-    set title ptitle[p] textcolor rgb ink
+    # The title's second line: the serial fraction behind the Amdahl curve.
+    set title ptitle[p] . (pfnote[p] eq "" ? "" : "\n" . pfnote[p]) textcolor rgb ink
     set xlabel "workers (threads or processes)"
     set ylabel "speedup over sequential (x)"
     set logscale x 2
@@ -64,7 +64,6 @@ do for [fmt in formats] {
     set label 1 sprintf("%d cores ", run_cores) at run_cores, graph 0.96 right \
         textcolor rgb faint
     f = pf[p]
-    set label 2 pfnote[p] at graph 0.98, graph 0.05 right font ",14" textcolor rgb ink
     plot x with lines dt 2 lw 1.2 lc rgb "#999999", \
          (f == f ? amdahl(x, f) : NaN) with lines dt 3 lw 2 lc rgb ink, \
          for [i=first[p]:flat_from[p] - 1] data index (i - 1) using 1:2:3:4 \
@@ -78,7 +77,7 @@ do for [fmt in formats] {
        NaN with lines dt 3 lw 2 lc rgb ink title "Amdahl (Karp-Flatt fit)", \
        for [k=1:nl] NaN with linespoints lw 2.5 lc rgb palette[lcolor[k]] \
            dt variant_dt[lvariant[k] + 1] pt (lflat[k] ? 0 : variant_pt[lvariant[k] + 1]) \
-           ps (lflat[k] ? 0 : 1.5) title ltitle[k]
+           ps (lflat[k] ? 0 : point_size(fmt)) title ltitle[k]
   unset multiplot
   unset output
 }

@@ -19,15 +19,21 @@ if (np == 0) {
 
 data = rundir . "/plots/story.dat"
 bar = 0.38  # half a bar's width, in slots
-speedup_label(s) = sprintf(s >= 10 ? "%.1fx" : "%.2fx", s)
 
-# The bar's label on the x axis: the executor, and the worker count of its best run.
-bar_label(i) = (snote[i] eq "") ? stitle[i] : sprintf("%s (%s)", stitle[i], snote[i])
+# Above each bar, upright: its speedup and the worker count of its best run.
+value_label(s, i) = sprintf(s >= 10 ? "%.1fx%s" : "%.2fx%s", s, \
+                             snote[i] eq "" ? "" : " (" . snote[i] . ")")
 
-width = (np == 2) ? 1600 : 900
-height = 860
+# Wide enough for every bar's name (about 64 pixels a bar), at least slide size.
+most = 0
+do for [p=1:np] { most = (count[p] > most) ? count[p] : most }
+width = np * (220 + 64 * most)
+width = (width < 1600) ? ((np == 2) ? 1600 : 1000) : width
+height = 1000
 
 do for [fmt in formats] {
+  reset
+  load rundir . "/plots/common.gp"
   eval figure_term(fmt, width, height)
   set output figure_output("story", fmt)
   set multiplot layout 1, np title \
@@ -40,7 +46,7 @@ do for [fmt in formats] {
     set ylabel "speedup over sequential (x)"
     set xrange [xmin[p] : xmax[p]]
     if (ylog[p]) {
-      set logscale y 2
+      if (ymax[p] / ymin[p] > 64) { set logscale y 10 } else { set logscale y 2 }
       base = ymin[p]
     } else {
       unset logscale y
@@ -50,17 +56,23 @@ do for [fmt in formats] {
     set format y "%g"
     unset grid
     set grid ytics
-    set xtics rotate by 40 right scale 0 font ",15"
+    set xtics rotate by 50 right scale 0 font ",15"
     set xtics ()
     do for [i=first[p] : first[p] + count[p] - 1] {
-      set xtics add (bar_label(i) i - first[p] + 1)
+      set xtics add (stitle[i] i - first[p] + 1)
     }
-    set bmargin 10
+    set bmargin 9
     unset arrow
     unset label 1
+    unset label 2
     set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead dt 2 lw 1.2 lc rgb faint
+    if (pextra[p] == pextra[p]) {
+      # C bars on the left, CPython bars on the right of this line.
+      set arrow 2 from first pextra[p], graph 0 to first pextra[p], graph 1 nohead dt 3 lw 1.2 \
+          lc rgb faint
+      set label 2 " CPython" at first pextra[p], graph 0.97 left textcolor rgb faint
+    }
     last = first[p] + count[p] - 1
-    lift = ylog[p] ? 1.0 : 0.0
     plot for [i=first[p]:last] data index (i - 1) using 1:2:($1 - bar):($1 + bar):(base):2 \
              with boxxyerror lc rgb palette[scolor[i]] \
              fs transparent solid variant_solid[svariant[i] + 1] border lc rgb palette[scolor[i]], \
@@ -69,9 +81,8 @@ do for [fmt in formats] {
              fs transparent pattern variant_pattern[svariant[i] + 1] noborder, \
          for [i=first[p]:last] data index (i - 1) using 1:3:(0):($4 - $3) \
              with vectors heads size screen 0.006, 90 lw 1.5 lc rgb ink, \
-         for [i=first[p]:last] data index (i - 1) \
-             using 1:(ylog[p] ? $4 * 1.12 : $4 + 0.025 * ymax[p]):(speedup_label($2)) \
-             with labels center offset 0, 0.5 font ",14" textcolor rgb ink
+         for [i=first[p]:last] data index (i - 1) using 1:(ylog[p] ? $4 * 1.06 : $4):(value_label($2, i)) \
+             with labels rotate by 90 left offset 0, 0.4 font ",14" textcolor rgb ink
     unset label 99  # the footnote is drawn once
   }
   unset multiplot

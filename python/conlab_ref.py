@@ -22,6 +22,8 @@ import functools
 import multiprocessing
 import os
 import resource
+import select
+import signal
 import sys
 import threading
 import time
@@ -35,7 +37,7 @@ K_NOOP, K_SUMSQ, K_FIB, K_PRIMES, K_MANDEL, K_STREAM, K_SPIN = range(7)
 KERNEL_NAMES = ("noop", "sumsq", "fib", "primes", "mandel", "stream", "spin")
 
 # CL_E* codes from include/conlab/error.h that the runner reports.
-CL_EINVAL, CL_EWORKER, CL_EIO, CL_EUNSUPPORTED = -1, -7, -8, -12
+CL_EINVAL, CL_ETHREAD, CL_EWORKER, CL_EIO, CL_EUNSUPPORTED = -1, -5, -7, -8, -12
 
 PATTERNS = ("sequential", "threads", "thread_pool", "process_pool", "event_loop")
 
@@ -274,12 +276,18 @@ class Runner:
                 errors.append("task %d: %s: %s" % (task[1], type(e).__name__, e))
 
         threads = []
-        for slot, task in enumerate(tasks):
-            thread = threading.Thread(target=target, args=(slot, task))
-            thread.start()
-            threads.append(thread)
+        try:
+            for slot, task in enumerate(tasks):
+                thread = threading.Thread(target=target, args=(slot, task))
+                thread.start()
+                threads.append(thread)
+        except RuntimeError as e:  # "can't start new thread"
+            errors.insert(0, "threading.Thread.start failed for task %d of %d with %d running: %s"
+                          % (len(threads), len(tasks), len(threads), e))
         for thread in threads:
             thread.join()
+        if errors and len(threads) < len(tasks):
+            raise BatchError(CL_ETHREAD, errors[0])
         if errors:
             raise BatchError(CL_EIO, errors[0])
         return results
@@ -414,6 +422,28 @@ def parse_batch(header, readline):
     return tasks, md
 
 
+def start_watchdog(fd, busy):
+    """Exits at once, with this interpreter's process group when it leads
+    one (multiprocessing's workers), if the executor closes its end of `fd`
+    while a batch runs: conlab was killed, and the batch must not run on.
+    The thread sleeps in poll() and never competes for the GIL."""
+    rdhup = getattr(select, "POLLRDHUP", None)
+    if rdhup is None:
+        return
+
+    def watch():
+        poller = select.poll()
+        poller.register(fd, rdhup)
+        poller.poll()
+        busy.wait()
+        os.write(2, b"conlab_runner: the executor went away during a batch; exiting\n")
+        if os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="conlab-watchdog", daemon=True).start()
+
+
 def serve(fd, pattern, workers, chunksize):
     """Answers batches on `fd` until `quit` or end of input."""
     reader = open(fd, "rb", buffering=1 << 16, closefd=False)
@@ -432,6 +462,8 @@ def serve(fd, pattern, workers, chunksize):
     except BatchError as e:
         send("fatal %s\n" % one_line(str(e)))
         return 1
+    busy = threading.Event()
+    start_watchdog(fd, busy)
     v = sys.version_info
     send(
         "ready %d.%d.%d %s %d %d %s\n"
@@ -448,14 +480,18 @@ def serve(fd, pattern, workers, chunksize):
             try:
                 tasks, md = parse_batch(line, readline)
                 before = usage_snapshot(runner.worker_pids())
+                busy.set()
                 t0 = time.perf_counter_ns()
                 results = runner.run(tasks, md)
                 inner_ns = time.perf_counter_ns() - t0
+                busy.clear()
                 after = usage_snapshot(runner.worker_pids())
             except BatchError as e:
+                busy.clear()
                 send("error %d %s\n" % (e.code, one_line(str(e))))
                 continue
             except Exception as e:  # a task raised: report it, keep serving
+                busy.clear()
                 send("error %d %s: %s\n" % (CL_EIO, type(e).__name__, one_line(str(e))))
                 continue
             results.sort()

@@ -407,7 +407,7 @@ static int request_fn(struct cl_coro *co, void *arg) {
     return CL_CORO_PENDING;
   case 1:
     co->pc = 2;
-    cl_loop_spawn(co->loop, &r->child, child_fn, r);
+    cl_loop_spawn(cl_coro_loop(co), &r->child, child_fn, r);
     cl_coro_await(co, &r->child);
     return CL_CORO_PENDING;
   default:

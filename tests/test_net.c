@@ -130,6 +130,52 @@ static void test_requests(void) {
   CHECK_EQ_INT(cl_delay_server_stop(&srv), 0); /* on a stopped server */
 }
 
+/* A fake server: answers one request correctly except for byte `flip`. */
+struct liar {
+  int lfd;
+  uint64_t flip;
+};
+
+static void *liar_main(void *arg) {
+  struct liar *l = arg;
+  int c = accept(l->lfd, NULL, NULL);
+  if (c < 0) return NULL;
+  struct cl_net_request req;
+  if (recv(c, &req, sizeof req, MSG_WAITALL) == (ssize_t)sizeof req) {
+    struct cl_net_reply_header h = {CL_NET_REPLY_MAGIC, CL_NET_REPLY_OK, req.id};
+    unsigned char body[300];
+    cl_net_fill(req.id, 0, body, sizeof body);
+    body[l->flip] ^= 0x40;
+    if (send(c, &h, sizeof h, MSG_NOSIGNAL) == (ssize_t)sizeof h)
+      send(c, body, sizeof body, MSG_NOSIGNAL);
+  }
+  char drain[16];
+  while (recv(c, drain, sizeof drain, 0) > 0) {
+  }
+  close(c);
+  return NULL;
+}
+
+static void test_corrupt_reply(void) {
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof sa;
+  CHECK_EQ_INT(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  CHECK_EQ_INT(listen(lfd, 4), 0);
+  CHECK_EQ_INT(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+  struct liar l = {lfd, 257};
+  pthread_t tid;
+  CHECK_EQ_INT(pthread_create(&tid, NULL, liar_main, &l), 0);
+  struct cl_io_env env = {INADDR_LOOPBACK, ntohs(sa.sin_port), 0};
+  struct cl_phase p = net_phase(0, 300);
+  uint64_t token = 12345;
+  CHECK_EQ_INT(cl_net_request_blocking(&env, &p, 4, &token), CL_ENET);
+  CHECK(strstr(cl_error_detail(), "reply byte 257") != NULL);
+  CHECK_EQ_U64(token, 12345); /* no token for a wrong reply */
+  pthread_join(tid, NULL);
+  close(lfd);
+}
+
 struct killer {
   int pid;
   double delay_s;
@@ -313,6 +359,7 @@ int main(void) {
   signal(SIGPIPE, SIG_DFL); /* the client must never raise it */
   test_fill();
   test_requests();
+  test_corrupt_reply();
   test_server_dies();
   test_workload_lifecycle();
   test_nofile_limit();

@@ -190,7 +190,7 @@ def check_sentences(d, min_claims):
                     if not seq or not r:
                         continue
                     base = r.get("base_s", float(seq["median_s"]))
-                    if base / float(r["ci_high_s"]) > 1.0:
+                    if r["sp"] >= 1.1 and base / float(r["ci_high_s"]) > 1.0:
                         win = z
                         break
                 got = int(m.group(3)) if m.group(3) else None

@@ -8,10 +8,12 @@
 #include "conlab/executor.h"
 #include "conlab/kernel.h"
 #include "conlab/process_pool.h"
+#include "conlab/topology.h"
 #include "conlab/workload.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -194,6 +196,54 @@ static void test_task_error(void) {
   cl_process_pool_destroy(pool);
 }
 
+/* Workers are bound as placement says, right after the fork. */
+static void test_placement(void) {
+  struct cl_topology *topo = NULL;
+  CHECK_EQ_INT(cl_topology_load(&topo), 0);
+  if (!topo) return;
+  cpu_set_t mine;
+  CHECK_EQ_INT(sched_getaffinity(0, sizeof mine, &mine), 0);
+  unsigned cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &mine))
+    cpu++;
+  unsigned list[1] = {cpu};
+  struct cl_exec_config place;
+  cl_exec_config_default(&place);
+  place.topo = topo;
+  place.bind = CL_BIND_LIST;
+  place.bind_cpus = list;
+  place.nbind_cpus = 1;
+  struct cl_process_pool_options opt = {.workers = 2, .placement = &place};
+  struct cl_process_pool *pool = NULL;
+  int rc = cl_process_pool_create(&opt, &pool);
+  CHECK_EQ_INT(rc, 0);
+  if (rc) fprintf(stderr, "  placement: %s\n", cl_error_detail());
+  if (pool) {
+    int pids[2];
+    cl_process_pool_pids(pool, pids, 2);
+    for (int i = 0; i < 2; i++) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CHECK_EQ_INT(sched_getaffinity(pids[i], sizeof set, &set), 0);
+      CHECK_EQ_INT(CPU_COUNT(&set), 1);
+      CHECK(CPU_ISSET(cpu, &set));
+    }
+    uint64_t x = 3, y = 0;
+    CHECK_EQ_INT(cl_process_pool_map(pool, square_plus, &x, &y, 1, 0), 0);
+    CHECK_EQ_U64(y, 16);
+    cl_process_pool_destroy(pool);
+  }
+  /* The parent itself is not moved. */
+  cpu_set_t after;
+  sched_getaffinity(0, sizeof after, &after);
+  CHECK(CPU_EQUAL(&after, &mine));
+  /* A PU that does not exist fails create, leaving nothing behind. */
+  list[0] = 100000;
+  CHECK(cl_process_pool_create(&opt, &pool) != 0);
+  CHECK(no_children());
+  cl_topology_destroy(topo);
+}
+
 int main(void) {
   pp = cl_executor_find("process_pool");
   CHECK(pp != NULL);
@@ -205,6 +255,7 @@ int main(void) {
   test_map();
   test_usage_and_gil();
   test_task_error();
+  test_placement();
   CHECK(no_children());
   return CL_TEST_DONE();
 }

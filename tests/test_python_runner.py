@@ -5,9 +5,11 @@ for every pattern, and its error answers. With --convoy: the convoy effect on
 this interpreter's real GIL (timing, label slow)."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -96,11 +98,12 @@ class Server:
     """conlab_runner.py serve on one end of a socket pair, as the C executor
     starts it."""
 
-    def __init__(self, pattern, workers=2, chunksize=0):
+    def __init__(self, pattern, workers=2, chunksize=0, start_new_session=False):
         self.sock, child = socket.socketpair()
         self.proc = subprocess.Popen(
             [sys.executable, RUNNER, "serve", str(child.fileno()), pattern, str(workers), str(chunksize)],
             pass_fds=(child.fileno(),),
+            start_new_session=start_new_session,
         )
         child.close()
         self.reader = self.sock.makefile("rb")
@@ -179,6 +182,30 @@ class Protocol(unittest.TestCase):
         self.assertEqual(server.proc.wait(timeout=30), 1)
         server.reader.close()
         server.sock.close()
+
+    def test_executor_gone_mid_batch(self):
+        # About 3 s of work; the runner must not finish it once we are gone.
+        server = Server("process_pool", start_new_session=True)
+        self.assertTrue(server.line().startswith("ready "))
+        lines = task_lines([(i, ((ref.PHASE_CPU, ref.K_SUMSQ, 0, 25000000),)) for i in range(4)])
+        server.send("batch 4 0 0 0\n" + "".join(l + "\n" for l in lines))
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        server.reader.close()
+        server.sock.close()
+        self.assertEqual(server.proc.wait(timeout=30), -signal.SIGKILL)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        # Its pool workers went with it (they were in its process group);
+        # they are gone once their new parent has reaped them.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(server.proc.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        with self.assertRaises(ProcessLookupError):
+            os.killpg(server.proc.pid, 0)
 
     def test_end_of_input_exits(self):
         server = Server("process_pool")

@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static struct cl_topology *topo;
 static struct cl_topology_summary sum;
@@ -83,7 +85,7 @@ static void test_summary(void) {
   CHECK(sum.this_system);
   CHECK_EQ_INT(sum.smt, sum.pus > sum.cores);
   CHECK(sum.pu_list[0] != '\0');
-  CHECK_STR(sum.source, "this machine");
+  CHECK(strncmp(sum.source, "this machine", 12) == 0);
   unsigned w[32];
   size_t n = cl_topology_auto_workers(topo, "cpu", w, 32);
   CHECK(n >= 1);
@@ -204,6 +206,48 @@ static void test_pool(void) {
   cl_thread_pool_destroy(pool, CL_POOL_DRAIN);
 }
 
+/* A process bound from its parent after fork (as a process pool does) runs
+ * on its PU, and the parent stays where it was. */
+static void test_process(void) {
+  int last = pu_os(sum.pus - 1);
+  unsigned list[1] = {(unsigned)last};
+  struct cl_exec_config cfg;
+  cl_exec_config_default(&cfg);
+  cfg.topo = topo;
+  cfg.bind = CL_BIND_LIST;
+  cfg.bind_cpus = list;
+  cfg.nbind_cpus = 1;
+  cpu_set_t before, after;
+  sched_getaffinity(0, sizeof before, &before);
+  int go[2], back[2];
+  CHECK(pipe(go) == 0 && pipe(back) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(2);
+    cpu_set_t m;
+    sched_getaffinity(0, sizeof m, &m);
+    int r[2] = {sched_getcpu(), CPU_COUNT(&m)};
+    _exit(write(back[1], r, sizeof r) == sizeof r ? 0 : 3);
+  }
+  CHECK(pid > 0);
+  int rc = cl_topology_bind_process(&cfg, 0, pid);
+  CL_T_REPORT(rc == 0, "bind_process: %s (%s)", cl_errname(rc), cl_error_detail());
+  CHECK(write(go[1], "x", 1) == 1);
+  int r[2] = {-1, -1}, status = 0;
+  CHECK(read(back[0], r, sizeof r) == sizeof r);
+  waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  CL_T_REPORT(r[0] == last && r[1] == 1, "child on cpu %d with %d CPUs, expected %d alone", r[0],
+              r[1], last);
+  sched_getaffinity(0, sizeof after, &after);
+  CHECK(CPU_EQUAL(&before, &after));
+  close(go[0]);
+  close(go[1]);
+  close(back[0]);
+  close(back[1]);
+}
+
 /* The binding executors run a bound batch correctly and leave the calling
  * thread's own placement as it was (an OpenMP team includes the caller). */
 static void test_executors(void) {
@@ -295,6 +339,7 @@ int main(void) {
   test_every_pu();
   test_policies();
   test_pool();
+  test_process();
   test_executors();
   test_openmp_release();
   cl_topology_destroy(topo);

@@ -9,8 +9,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-static const char *const names[] = {"cpu.sumsq",  "cpu.fib",  "cpu.primes",    "cpu.mandel",
-                                    "mem.stream", "io.sleep", "mixed.request", "noop"};
+static const char *const names[] = {"cpu.sumsq",  "cpu.fib",     "cpu.primes", "cpu.mandel",
+                                    "mem.stream", "io.sleep",    "io.net",     "mixed.request",
+                                    "noop",       "probe.convoy"};
 #define NNAMES (sizeof names / sizeof names[0])
 
 /* The phase rule, without executors: a task's result is the wrapping sum of
@@ -58,12 +59,12 @@ static void test_catalogue(void) {
       listed |= cl_workload_at(j) == w;
     CHECK(listed);
   }
-  const char *kinds[] = {"cpu", "io", "mem", "mixed", "overhead"};
+  const char *kinds[] = {"cpu", "io", "mem", "mixed", "overhead", "probe"};
   for (size_t i = 0; i < cl_workload_count(); i++) {
     const struct cl_workload *w = cl_workload_at(i);
     CHECK(w->name && w->summary && w->summary[0] && w->size_doc && w->size_doc[0]);
     bool kind_ok = false;
-    for (size_t k = 0; k < 5; k++)
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
       kind_ok |= strcmp(w->kind, kinds[k]) == 0;
     CHECK(kind_ok);
     CHECK(w->build && w->release);
@@ -104,7 +105,10 @@ static uint64_t build_and_check_p(const struct cl_workload *w, struct cl_workloa
       if (ph->kind == CL_PHASE_CPU)
         shape &= ph->op < CL_K__COUNT;
       else
-        shape &= ph->kind == CL_PHASE_IO && ph->op == CL_IO_SLEEP && ph->a == p.delay_ns;
+        shape &=
+            ph->kind == CL_PHASE_IO &&
+            (ph->op == CL_IO_SLEEP || (ph->op == CL_IO_NET && strcmp(w->name, "io.net") == 0)) &&
+            ph->a == p.delay_ns;
     }
   }
   CL_T_REPORT(shape, "%s: tasks are well formed", w->name);

@@ -370,34 +370,45 @@ fail:
   return rc;
 }
 
+/* Waits up to `ms` for pid. Returns true once reaped (status in *status, or
+ * -1 when it was reaped elsewhere). */
+static bool reap_within(int pid, int *status, int ms) {
+  for (int waited = 0;; waited++) {
+    int r = waitpid(pid, status, WNOHANG);
+    if (r == pid) return true;
+    if (r < 0 && errno != EINTR) {
+      *status = -1;
+      return true;
+    }
+    if (waited >= ms) return false;
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+}
+
 int cl_delay_server_stop(struct cl_delay_server *s) {
   if (!s) return 0;
   if (s->pid <= 0) {
     memset(s, 0, sizeof *s);
     return 0;
   }
-  int rc = 0;
-  {
-    int status = 0;
-    int r;
-    do
-      r = waitpid(s->pid, &status, WNOHANG);
-    while (r < 0 && errno == EINTR);
-    if (r == s->pid) {
-      if (WIFSIGNALED(status))
-        rc = cl_error_set(CL_ENET, "delay server (pid %d) had died: killed by signal %d (SIG%s)",
-                          s->pid, WTERMSIG(status),
-                          sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
-      else
-        rc = cl_error_set(CL_ENET, "delay server (pid %d) had died: exit status %d", s->pid,
-                          WEXITSTATUS(status));
-    } else if (r == 0) {
-      kill(s->pid, SIGKILL);
-      while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-  }
+  /* A live server exits with status 0 as soon as its control pipe closes, so
+   * any other end means it had died before (killed, or failed); one that
+   * does not exit within a second is killed. */
+  int status = 0, rc = 0;
   if (s->control_fd >= 0) close(s->control_fd);
+  if (!reap_within(s->pid, &status, 1000)) {
+    kill(s->pid, SIGKILL);
+    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  } else if (status != -1 && WIFSIGNALED(status)) {
+    const char *abbrev = sigabbrev_np(WTERMSIG(status));
+    rc = cl_error_set(CL_ENET, "delay server (pid %d) had died: killed by signal %d (SIG%s)",
+                      s->pid, WTERMSIG(status), abbrev ? abbrev : "?");
+  } else if (status != -1 && WEXITSTATUS(status) != 0) {
+    rc = cl_error_set(CL_ENET, "delay server (pid %d) had died: exit status %d", s->pid,
+                      WEXITSTATUS(status));
+  }
   memset(s, 0, sizeof *s);
   return rc;
 }

@@ -189,6 +189,9 @@ int cl_coro_cancel(struct cl_coro *co);
 /* The coroutine running on this thread, or NULL. */
 struct cl_coro *cl_coro_current(void);
 
+/* The loop co was last spawned on (NULL if never): to spawn siblings. */
+struct cl_loop *cl_coro_loop(const struct cl_coro *co);
+
 /* Task-local storage (contextvars). get returns the running coroutine's
  * value, or var->default_value where it was never set or outside any
  * coroutine. set returns 0, CL_ESTATE (no coroutine is running on this

@@ -39,8 +39,8 @@ struct cl_exec_config {
   const struct cl_topology *topo; /* NULL: no binding possible */
   const unsigned *bind_cpus;      /* CL_BIND_LIST: OS PU numbers; outlives the executor */
   unsigned nbind_cpus;
-  bool gil;                       /* run CPU phases under the emulated GIL */
-  uint64_t switch_interval_ns;    /* GIL forced-switch interval, 0 = 5 ms */
+  bool gil;                    /* run CPU phases under the emulated GIL */
+  uint64_t switch_interval_ns; /* GIL forced-switch interval, 0 = 5 ms */
 };
 
 /* Resource use an executor measured outside this process (worker processes,
@@ -60,12 +60,12 @@ struct cl_exec_usage {
 
 /* Flags describing an executor. */
 enum {
-  CL_EXEC_PARALLEL = 1u << 0,   /* `workers` matters */
+  CL_EXEC_PARALLEL = 1u << 0,    /* `workers` matters */
   CL_EXEC_GIL_CAPABLE = 1u << 1, /* honours cfg.gil */
-  CL_EXEC_PROCESSES = 1u << 2,  /* runs tasks in other processes */
-  CL_EXEC_EXTERNAL = 1u << 3,   /* runs an outside interpreter (py.*) */
-  CL_EXEC_PER_TASK = 1u << 4,   /* one thread per task: its worker count is the task count */
-  CL_EXEC_BINDS = 1u << 5       /* honours cfg.bind (its workers are bound) */
+  CL_EXEC_PROCESSES = 1u << 2,   /* runs tasks in other processes */
+  CL_EXEC_EXTERNAL = 1u << 3,    /* runs an outside interpreter (py.*) */
+  CL_EXEC_PER_TASK = 1u << 4,    /* one thread per task: its worker count is the task count */
+  CL_EXEC_BINDS = 1u << 5        /* honours cfg.bind (its workers are bound) */
 };
 
 struct cl_executor_ops;

@@ -152,10 +152,11 @@ struct cl_delay_server {
  * failed) or CL_ESYS; nothing is left running on error. */
 int cl_delay_server_start(size_t max_conns, struct cl_delay_server *out);
 
-/* Stops the server: SIGKILL, then waits for it, so that no zombie is left,
- * and closes the control pipe. Zeroes *s. Safe on a zeroed or stopped
- * server. Returns 0, or CL_ENET when the server had already died on its own
- * (its exit status is in the detail). */
+/* Stops the server and waits for it, so that no zombie is left: closing the
+ * control pipe makes it exit at once; one still running after a second is
+ * sent SIGKILL. Zeroes *s. Safe on a zeroed or stopped server. Returns 0, or
+ * CL_ENET when the server had died before (killed, or failed; the detail
+ * names the signal or exit status). */
 int cl_delay_server_stop(struct cl_delay_server *s);
 
 /* Fills env with the server's address and port. */

@@ -54,15 +54,21 @@ struct cl_process_pool_options {
   unsigned workers;            /* 1..4096 */
   bool gil;                    /* each worker runs CPU phases under its own emulated GIL */
   uint64_t switch_interval_ns; /* for that GIL; 0 = 5 ms */
+  /* Where to place the workers: worker i is bound as worker i of this config
+   * (bind, topo, bind_cpus; see topology.h) right after it is forked. NULL,
+   * or bind CL_BIND_NONE: no binding. */
+  const struct cl_exec_config *placement;
 };
 
 /* A function map() applies; it runs in a worker process. */
 typedef uint64_t (*cl_map_fn)(uint64_t arg);
 
-/* Forks the workers and waits until each has reported for work. Returns 0,
- * CL_EINVAL, CL_ERANGE, CL_ENOMEM, CL_ELIMIT (no descriptor left), CL_EPROC
- * (fork failed; detail says how many had started), CL_EWORKER (a worker died
- * before reporting) or CL_ESYS. Nothing is left running on error. */
+/* Forks the workers, binds them (opt->placement) and waits until each has
+ * reported for work. Returns 0, CL_EINVAL, CL_ERANGE, CL_ENOMEM, CL_ELIMIT
+ * (no descriptor left), CL_EPROC (fork failed; detail says how many had
+ * started), CL_EWORKER (a worker died before reporting), CL_EUNSUPPORTED or
+ * CL_ESYS (binding impossible or refused; detail from topology.h) or
+ * CL_ESYS. Nothing is left running on error. */
 int cl_process_pool_create(const struct cl_process_pool_options *opt, struct cl_process_pool **out);
 
 /* The chunk size used for n items when `chunksize` is 0, as Python's

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conlab/executor.h"
 
@@ -54,9 +55,10 @@ struct cl_topology_summary {
   char source[320];  /* "this machine", "synthetic \"pack:2 core:8 pu:2\"", "xml FILE" */
 };
 
-/* Loads the topology of the machine we run on (the PUs this process may use).
- * Returns 0, CL_ENOMEM or CL_ESYS (hwloc failed; detail says why). *out is
- * untouched on error. */
+/* Loads the topology of the machine we run on: the PUs this process may use
+ * (a cgroup cpuset or a CPU binding such as taskset narrows it, as it does
+ * nproc; the summary's source then says so). Returns 0, CL_ENOMEM or CL_ESYS
+ * (hwloc failed; detail says why). *out is untouched on error. */
 int cl_topology_load(struct cl_topology **out);
 
 /* Builds a described machine, in hwloc's synthetic syntax, e.g.
@@ -129,6 +131,13 @@ int cl_topology_worker_cpus(const struct cl_exec_config *cfg, unsigned worker, c
  * Returns 0, the errors of cl_topology_check_bind, or CL_ESYS (the system
  * refused; detail names the worker, the PUs and the reason). */
 int cl_topology_bind_thread(const struct cl_exec_config *cfg, unsigned worker);
+
+/* Binds process `pid` (all its threads) as worker `worker` of cfg, through
+ * hwloc: for process-pool workers, called by the parent right after fork so
+ * that a failure is reported by create(). A no-op returning 0 when cfg->bind
+ * is CL_BIND_NONE. Returns 0, the errors of cl_topology_check_bind, or
+ * CL_ESYS. */
+int cl_topology_bind_process(const struct cl_exec_config *cfg, unsigned worker, pid_t pid);
 
 /* Sets attr so that a thread created with it starts bound as worker
  * `worker` of cfg (for per-task threads and pools: no moment runs unbound).
