@@ -335,7 +335,8 @@ int cl__parse_run_options(int argc, char **argv, struct cl__options *o) {
   if (o->timeout_ns && o->no_isolate)
     return usage_error("timeout", "%scannot be used with --no-isolate (only a cell in a process "
                                   "of its own can be killed)", "");
-  if (!o->suite && !o->workloads.n && !o->executors.n) o->suite = cl__suite_find("story");
+  if (!o->suite && !o->workloads.n && !o->executors.n)
+    o->suite = cl__suite_find(o->quick ? "quick" : "story");
   if (o->suite && o->suite->quick) o->quick = true;
   if (o->suite && o->suite->gil) o->gil = true;
   if (o->suite && !o->ntasks) {

@@ -38,6 +38,8 @@ panel_h = (1.0 - title_h - legend_h) / rows
 do for [fmt in formats] {
   reset
   load rundir . "/plots/common.gp"
+  # gnuplot evaluates an empty plot-for's clause once; keep its index valid.
+  si(i) = i > ns ? ns : i
   eval figure_term(fmt, width, height)
   set output figure_output("speedup", fmt)
   set multiplot title sprintf("Speedup against workers (run %s, %s)", run_id, run_machine)
@@ -70,7 +72,7 @@ do for [fmt in formats] {
              with yerrorlines lw 2.5 lc rgb palette[scolor[i]] dt variant_dt[svariant[i] + 1] \
              pt variant_pt[svariant[i] + 1], \
          for [i=flat_from[p]:first[p] + count[p] - 1] data index (i - 1) using 1:2 \
-             with lines lw 2.5 lc rgb palette[scolor[i]] dt variant_dt[svariant[i] + 1]
+             with lines lw 2.5 lc rgb palette[scolor[si(i)]] dt variant_dt[svariant[si(i)] + 1]
   }
   eval legend_strip(legend_h, key_cols)
   plot NaN with lines dt 2 lw 1.2 lc rgb "#999999" title "ideal", \
