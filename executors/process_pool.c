@@ -800,7 +800,7 @@ const struct cl_executor_ops cl__exec_process_pool = {
     .name = "process_pool",
     .summary = "worker processes forked before timing, tasks sent in chunks over sockets, "
                "each with its own GIL (seed ex. 68: multiprocessing.Pool.map)",
-    .flags = CL_EXEC_PARALLEL | CL_EXEC_GIL_CAPABLE | CL_EXEC_PROCESSES,
+    .flags = CL_EXEC_PARALLEL | CL_EXEC_GIL_CAPABLE | CL_EXEC_PROCESSES | CL_EXEC_BINDS,
     .create = pp_create,
     .run = pp_run,
     .destroy = pp_destroy,

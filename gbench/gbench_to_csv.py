@@ -26,7 +26,7 @@ SUMMARY_HEADER = (
     "expected,checksum_ok,reps,bind,omp_schedule,chunksize,status,us_per_task,tasks_per_s"
 )
 SAMPLES_HEADER = (
-    "workload,executor,workers,gil,rep,wall_s,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,checksum,"
+    "workload,executor,workers,gil,tasks,size,rep,wall_s,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,checksum,"
     "checksum_ok"
 )
 
@@ -203,7 +203,8 @@ def build_rows(cells, context):
         for i, r in enumerate(runs):
             samples.append({
                 "workload": c.workload, "executor": c.executor, "workers": c.workers,
-                "gil": int(c.gil), "rep": int(r.get("repetition_index", i)),
+                "gil": int(c.gil), "tasks": row["tasks"], "size": row.get("size", ""),
+                "rep": int(r.get("repetition_index", i)),
                 "wall_s": seconds(r), "user_s": r.get("user_s"), "sys_s": r.get("sys_s"),
                 "nvcsw": r.get("nvcsw"), "nivcsw": r.get("nivcsw"),
                 "max_rss_kb": r.get("max_rss_kb"), "checksum": label.get("checksum", ""),
@@ -259,7 +260,8 @@ def summary_csv(rows):
 def samples_csv(samples):
     lines = [SAMPLES_HEADER]
     for s in samples:
-        f = [s["workload"], s["executor"], str(s["workers"]), str(s["gil"]), str(s["rep"]),
+        f = [s["workload"], s["executor"], str(s["workers"]), str(s["gil"]), str(s["tasks"]),
+             str(s["size"]), str(s["rep"]),
              fnum("%.9f", s["wall_s"]), fnum("%.6f", s["user_s"]), fnum("%.6f", s["sys_s"]),
              fnum("%d", s["nvcsw"]), fnum("%d", s["nivcsw"]), fnum("%d", s["max_rss_kb"]),
              s["checksum"], str(s["checksum_ok"])]

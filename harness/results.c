@@ -154,16 +154,19 @@ static int fill_summary(FILE *f, const void *arg) {
 
 static int fill_samples(FILE *f, const void *arg) {
   const struct cl__plan *plan = arg;
-  fputs("workload,executor,workers,gil,rep,wall_s,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,checksum,"
-        "checksum_ok\n",
+  /* tasks and size tell apart the cells of a sweep (and of a suite's parts). */
+  fputs("workload,executor,workers,gil,tasks,size,rep,wall_s,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,"
+        "checksum,checksum_ok\n",
         f);
   for (size_t i = 0; i < plan->ncells; i++) {
     const struct cl__cell *c = &plan->cells[i];
     for (unsigned r = 0; r < c->nsamples; r++) {
       const struct cl__sample *s = &c->samples[r];
-      fprintf(f, "%s,%s,%u,%d,%u,%.9f,%.6f,%.6f,%ld,%ld,%ld,%llu,%d\n", c->w->name, c->ex->name,
-              c->workers, c->gil, r, s->wall_s, s->user_s, s->sys_s, s->nvcsw, s->nivcsw,
-              s->max_rss_kb, (unsigned long long)s->checksum, s->checksum == c->expected);
+      fprintf(f, "%s,%s,%u,%d,%llu,%llu,%u,%.9f,%.6f,%.6f,%ld,%ld,%ld,%llu,%d\n", c->w->name,
+              c->ex->name, c->workers, c->gil, (unsigned long long)c->params.tasks,
+              (unsigned long long)c->params.size, r, s->wall_s, s->user_s, s->sys_s, s->nvcsw,
+              s->nivcsw, s->max_rss_kb, (unsigned long long)s->checksum,
+              s->checksum == c->expected);
     }
   }
   return 0;

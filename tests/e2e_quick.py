@@ -55,21 +55,26 @@ with tempfile.TemporaryDirectory() as tmp:
         else:
             check(float(r["speedup"]) > 0, f"{tag} speedup positive")
     # Every workload's checksum agrees across executors.
+    # One task list (workload, tasks, size) gives one checksum, whatever runs it.
     by_w = {}
     for r in rows:
-        by_w.setdefault(r["workload"], set()).add(r["checksum"])
+        by_w.setdefault((r["workload"], r["tasks"], r["size"]), set()).add(r["checksum"])
     for w, sums in by_w.items():
         check(len(sums) == 1, f"{w}: one checksum across executors, got {sums}")
+    check(len({w for w, _, _ in by_w}) >= 2 and len(by_w) >= 3,
+          f"the quick run has a CPU and an I/O workload and a CPython part: {sorted(by_w)}")
+    for e in ("process_pool", "event_loop", "py.threads"):
+        check(e in executors, f"executor {e} in summary")
 
     with open(os.path.join(out, "samples.csv")) as f:
         samples = list(csv.DictReader(f))
     reps = {}
     for s in samples:
-        key = (s["workload"], s["executor"], s["workers"], s["gil"])
+        key = (s["workload"], s["executor"], s["workers"], s["gil"], s["tasks"], s["size"])
         reps[key] = reps.get(key, 0) + 1
         check(float(s["wall_s"]) > 0, "sample wall time positive")
     for r in rows:
-        key = (r["workload"], r["executor"], r["workers"], r["gil"])
+        key = (r["workload"], r["executor"], r["workers"], r["gil"], r["tasks"], r["size"])
         check(reps.get(key) == int(r["reps"]), f"{key}: samples {reps.get(key)} == reps {r['reps']}")
 
     with open(os.path.join(out, "run.json")) as f:

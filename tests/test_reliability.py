@@ -187,10 +187,10 @@ def samples_match_summary(out):
     """samples.csv holds exactly the repetitions summary.csv counts."""
     rows, reps = summary(out), {}
     for s in samples(out):
-        key = (s["workload"], s["executor"], s["workers"], s["gil"])
+        key = (s["workload"], s["executor"], s["workers"], s["gil"], s["tasks"], s["size"])
         reps[key] = reps.get(key, 0) + 1
     for r in rows:
-        key = (r["workload"], r["executor"], r["workers"], r["gil"])
+        key = (r["workload"], r["executor"], r["workers"], r["gil"], r["tasks"], r["size"])
         check(reps.get(key, 0) == int(r["reps"]), f"{key}: samples == reps column")
 
 
