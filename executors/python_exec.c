@@ -567,6 +567,12 @@ static void py_destroy(struct cl_executor *base) {
   free(ex);
 }
 
+/* Whether an interpreter can be found, checked once before planning. */
+static int py_available(void) {
+  char path[4096];
+  return find_python("py", path, sizeof path);
+}
+
 #define PY_EXECUTOR(sym, pat, fl, text)                                                            \
   extern const struct cl_executor_ops cl__exec_##sym;                                              \
   static int create_##sym(const struct cl_exec_config *cfg, struct cl_executor **out) {            \
@@ -580,6 +586,7 @@ static void py_destroy(struct cl_executor *base) {
       .run = py_run,                                                                               \
       .destroy = py_destroy,                                                                       \
       .usage = py_usage,                                                                           \
+      .available = py_available,                                                                   \
   };
 
 PY_EXECUTOR(py_sequential, "sequential", 0u, "CPython: a plain loop over the tasks (baseline)")

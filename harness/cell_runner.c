@@ -135,7 +135,7 @@ static void run_reps(struct cl__cell *c, struct cl_batch *batch, const struct cl
     fill_sample(s, &a, &b);
     s->checksum = sum;
     if (batch->self_timed_ns) s->wall_s = (double)batch->self_timed_ns / 1e9;
-    struct cl_exec_usage u;
+    struct cl_exec_usage u = {0};
     if (c->ex->usage && c->ex->usage(ex, &u) == 0) {
       s->user_s += u.user_s;
       s->sys_s += u.sys_s;

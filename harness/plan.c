@@ -121,6 +121,25 @@ static int resolve_executors(const struct cl__options *o, const struct cl_execut
   return -1;
 }
 
+/* Leaves out executors whose outside dependency is missing, saying so in one
+ * line per reason; the run goes on without them. */
+static size_t drop_unavailable(const struct cl_executor_ops **es, size_t n) {
+  static char said[256];
+  size_t kept = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (es[i]->available && es[i]->available() != 0) {
+      if (strcmp(said, cl_error_detail()) != 0) {
+        snprintf(said, sizeof said, "%s", cl_error_detail());
+        fprintf(stderr, "conlab: %s: the %s rows are left out\n", said,
+                es[i]->flags & CL_EXEC_EXTERNAL ? "CPython (py.*)" : es[i]->name);
+      }
+      continue;
+    }
+    es[kept++] = es[i];
+  }
+  return kept;
+}
+
 static int check_limits(const struct cl__options *o, const struct cl_workload *w) {
   for (size_t i = 0; i < o->ntasks; i++) {
     if (o->tasks[i] > w->max_tasks) {
@@ -147,6 +166,7 @@ static int plan_build_part(const struct cl__options *o, struct cl__plan *plan) {
   int rc = ws && es ? -1 : CL__EXIT_FAILED;
   if (rc < 0) rc = resolve_workloads(o, ws, &nw);
   if (rc < 0) rc = resolve_executors(o, es, &ne);
+  if (rc < 0) ne = drop_unavailable(es, ne);
   for (size_t i = 0; rc < 0 && i < nw; i++)
     rc = check_limits(o, ws[i]);
   if (rc >= 0) goto out;

@@ -39,16 +39,21 @@ static int run_cell(struct cl__cell *c, struct cl_batch *batch, const struct cl_
 static void summarize_cell(struct cl__cell *c) {
   if (!c->nsamples) return;
   double v[CL__MAX_REPS], scratch[CL__MAX_REPS];
-  for (unsigned i = 0; i < c->nsamples; i++) v[i] = c->samples[i].wall_s;
+  for (unsigned i = 0; i < c->nsamples; i++)
+    v[i] = c->samples[i].wall_s;
   cl_summarize(v, c->nsamples, &c->wall);
   c->noisy = c->wall.cv > 0.05;
-  for (unsigned i = 0; i < c->nsamples; i++) v[i] = c->samples[i].user_s;
+  for (unsigned i = 0; i < c->nsamples; i++)
+    v[i] = c->samples[i].user_s;
   c->user_s = cl_median(v, c->nsamples, scratch);
-  for (unsigned i = 0; i < c->nsamples; i++) v[i] = c->samples[i].sys_s;
+  for (unsigned i = 0; i < c->nsamples; i++)
+    v[i] = c->samples[i].sys_s;
   c->sys_s = cl_median(v, c->nsamples, scratch);
-  for (unsigned i = 0; i < c->nsamples; i++) v[i] = (double)c->samples[i].nvcsw;
+  for (unsigned i = 0; i < c->nsamples; i++)
+    v[i] = (double)c->samples[i].nvcsw;
   c->nvcsw = lround(cl_median(v, c->nsamples, scratch));
-  for (unsigned i = 0; i < c->nsamples; i++) v[i] = (double)c->samples[i].nivcsw;
+  for (unsigned i = 0; i < c->nsamples; i++)
+    v[i] = (double)c->samples[i].nivcsw;
   c->nivcsw = lround(cl_median(v, c->nsamples, scratch));
   c->max_rss_kb = 0;
   for (unsigned i = 0; i < c->nsamples; i++)
@@ -87,8 +92,10 @@ int cl__plan_run(struct cl__plan *plan, const struct cl__options *o) {
     while (j < plan->ncells && plan->cells[j].w == head->w &&
            plan->cells[j].req_tasks == head->req_tasks && plan->cells[j].req_size == head->req_size)
       j++;
-    struct cl_workload_params p = {.tasks = head->req_tasks, .size = head->req_size,
-                                   .delay_ns = o->delay_ns, .quick = o->quick};
+    struct cl_workload_params p = {.tasks = head->req_tasks,
+                                   .size = head->req_size,
+                                   .delay_ns = o->delay_ns,
+                                   .quick = o->quick};
     struct cl_batch batch = {0};
     cl_error_clear();
     int err = cl_workload_build(plan->cells[i].w, &p, &batch);
@@ -109,7 +116,9 @@ int cl__plan_run(struct cl__plan *plan, const struct cl__options *o) {
         if (run_cell(c, &batch, plan, o, &pg) == CL_EINTR) stopped = true;
         summarize_cell(c);
       }
-      if (c->status && !first_err) first_err = c->status;
+      /* A cell its executor cannot run (no Python port of a kernel) is
+       * reported as unsupported, not as a failed run. */
+      if (c->status && c->status != CL_EUNSUPPORTED && !first_err) first_err = c->status;
       cl__progress_cell_done(&pg, c);
     }
     if (!err) cl_workload_release(plan->cells[i].w, &batch);

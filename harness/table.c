@@ -16,6 +16,7 @@ static void fmt_time(char *buf, size_t len, double s) {
 
 const char *cl__cell_status(const struct cl__cell *c) {
   if (c->status == CL_EINTR) return "interrupted";
+  if (c->status == CL_EUNSUPPORTED) return "unsupported";
   if (c->status) return cl_errname(c->status);
   return c->done ? "ok" : "incomplete";
 }
@@ -23,7 +24,8 @@ const char *cl__cell_status(const struct cl__cell *c) {
 /* The console's word for a cell: ok, MISMATCH, or why it has no result. */
 static const char *table_word(const struct cl__cell *c) {
   if (c->status == CL_ECHECKSUM) return "MISMATCH";
-  if (c->status == CL_EINTR || (!c->status && !c->done)) return cl__cell_status(c);
+  if (c->status == CL_EINTR || c->status == CL_EUNSUPPORTED || (!c->status && !c->done))
+    return cl__cell_status(c);
   return c->status ? "FAILED" : "ok";
 }
 

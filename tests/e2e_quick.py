@@ -101,5 +101,20 @@ with tempfile.TemporaryDirectory() as tmp:
     check(os.path.islink(latest), "results/latest is a symlink")
     check(os.path.isfile(os.path.join(latest, "summary.csv")), "latest has summary.csv")
 
+    # Without python3 on PATH the CPython rows are left out with one line, and
+    # the run goes on and succeeds.
+    empty = os.path.join(tmp, "empty-path")
+    os.mkdir(empty)
+    out3 = os.path.join(tmp, "run3")
+    p = subprocess.run([conlab, "run", "-w", "noop", "-e", "threads,py.threads", "--reps", "1",
+                        "--no-plot", "--out", out3], capture_output=True, text=True, timeout=60,
+                       env={"PATH": empty})
+    check(p.returncode == 0, f"run without python3: exit {p.returncode}: {p.stderr[-500:]}")
+    lines = [l for l in p.stderr.splitlines() if "python3 not found" in l]
+    check(len(lines) == 1, f"one line says python3 is missing: {p.stderr[-500:]}")
+    with open(os.path.join(out3, "summary.csv")) as f:
+        ex3 = {r["executor"] for r in csv.DictReader(f)}
+    check(ex3 == {"sequential", "threads"}, f"no CPython rows without python3: {ex3}")
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -91,6 +91,9 @@ struct cl_executor_ops {
   void (*destroy)(struct cl_executor *ex);
   /* Optional: resource use of the last run outside this process. */
   int (*usage)(struct cl_executor *ex, struct cl_exec_usage *out);
+  /* Optional: 0 when what the executor needs outside this process (an
+   * interpreter) is there, else CL_EUNSUPPORTED with cl_error_detail(). */
+  int (*available)(void);
 };
 
 /* The registry. An X-macro there keeps the list, the names and the table in
