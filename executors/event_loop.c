@@ -22,7 +22,7 @@ struct cl_loop {
   bool custom_clock;
   bool no_pwait2; /* epoll_pwait2 is missing: fall back to epoll_wait */
   struct cl_loop_clock clock;
-  struct cl__heap timers;
+  struct cl__timerq timers; /* room for one timer per pending coroutine */
   uint64_t timer_seq, done_seq;
   struct cl_coro *ready_head, *ready_tail; /* FIFO through next_ready */
   size_t nready;
@@ -79,17 +79,6 @@ struct cl_loop *cl_coro_loop(const struct cl_coro *co) {
   return co->loop;
 }
 
-static struct cl_coro *coro_of_timer(const struct cl_heap_node *n) {
-  return (struct cl_coro *)((const char *)n - offsetof(struct cl_coro, timer));
-}
-
-/* Earlier deadline first; equal deadlines in the order they were armed. */
-static bool timer_less(const struct cl_heap_node *a, const struct cl_heap_node *b) {
-  const struct cl_coro *x = coro_of_timer(a), *y = coro_of_timer(b);
-  if (x->deadline != y->deadline) return x->deadline < y->deadline;
-  return x->timer_seq < y->timer_seq;
-}
-
 int cl_loop_create(const struct cl_loop_clock *clock, struct cl_loop **out) {
   if (!out || (clock && !clock->now))
     return cl_error_set(CL_EINVAL, "cl_loop_create: bad argument");
@@ -110,7 +99,7 @@ int cl_loop_create(const struct cl_loop_clock *clock, struct cl_loop **out) {
   } else {
     loop->clock.now = mono_now;
   }
-  cl__heap_init(&loop->timers);
+  cl__timerq_init(&loop->timers);
   *out = loop;
   return 0;
 }
@@ -152,16 +141,19 @@ static void remove_ready(struct cl_loop *loop, struct cl_coro *co) {
   }
 }
 
+/* Never fails: cl_loop_spawn reserved a slot for every pending coroutine,
+ * and a coroutine has at most one timer armed. */
 static void arm_timer(struct cl_loop *loop, struct cl_coro *co, uint64_t deadline) {
   co->deadline = deadline;
   co->timer_seq = ++loop->timer_seq;
-  cl__heap_insert(&loop->timers, &co->timer, timer_less);
+  cl__timerq_insert(&loop->timers,
+                    (struct cl__timer){.deadline = deadline, .seq = co->timer_seq, .co = co});
   co->timer_armed = true;
 }
 
 static void disarm_timer(struct cl_loop *loop, struct cl_coro *co) {
   if (!co->timer_armed) return;
-  cl__heap_remove(&loop->timers, &co->timer, timer_less);
+  cl__timerq_remove(&loop->timers, co->timer_slot);
   co->timer_armed = false;
 }
 
@@ -242,6 +234,7 @@ void cl_loop_destroy(struct cl_loop *loop) {
     co = next;
   }
   close(loop->epfd);
+  cl__timerq_free(&loop->timers);
   free(loop);
 }
 
@@ -249,6 +242,8 @@ int cl_loop_spawn(struct cl_loop *loop, struct cl_coro *co, cl_coro_fn fn, void 
   if (!loop || !co || !fn) return cl_error_set(CL_EINVAL, "cl_loop_spawn: NULL argument");
   if (co->state == ST_READY || co->state == ST_RUNNING || co->state == ST_WAITING)
     return cl_error_set(CL_ESTATE, "cl_loop_spawn: the coroutine is still pending");
+  if (cl__timerq_reserve(&loop->timers, loop->pending + 1))
+    return cl_error_set(CL_ENOMEM, "cl_loop_spawn: no memory for %zu timers", loop->pending + 1);
   struct cl_coro *parent = current && current->loop == loop ? current : NULL;
   if (parent)
     memcpy(co->ctx, parent->ctx, sizeof co->ctx);
@@ -457,13 +452,12 @@ static void resume(struct cl_loop *loop, struct cl_coro *co) {
 
 /* Makes every coroutine whose timer is due ready. */
 static void fire_timers(struct cl_loop *loop) {
-  if (!loop->timers.min) return;
+  if (loop->timers.n == 0) return;
   uint64_t now = cl_loop_now(loop);
-  struct cl_heap_node *n;
-  while ((n = cl__heap_min(&loop->timers)) != NULL) {
-    struct cl_coro *co = coro_of_timer(n);
-    if (co->deadline > now) break;
-    cl__heap_pop(&loop->timers, timer_less);
+  const struct cl__timer *t;
+  while ((t = cl__timerq_min(&loop->timers)) != NULL && t->deadline <= now) {
+    struct cl_coro *co = t->co;
+    cl__timerq_remove(&loop->timers, 0);
     co->timer_armed = false;
     complete_wait(loop, co, co->wait == W_FD ? CL_ETIMEDOUT : 0);
   }
@@ -489,9 +483,9 @@ static int poll_io(struct cl_loop *loop, bool block) {
   struct timespec ts = {0, 0};
   struct timespec *timeout = &ts;
   if (block && loop->nready == 0) {
-    struct cl_heap_node *n = cl__heap_min(&loop->timers);
-    if (n) {
-      uint64_t deadline = coro_of_timer(n)->deadline, now = cl_loop_now(loop);
+    const struct cl__timer *first = cl__timerq_min(&loop->timers);
+    if (first) {
+      uint64_t deadline = first->deadline, now = cl_loop_now(loop);
       if (deadline > now) {
         if (loop->clock.idle_until && loop->fd_waits == 0) {
           loop->clock.idle_until(loop->clock.ctx, deadline);
@@ -544,8 +538,8 @@ static int poll_io(struct cl_loop *loop, bool block) {
   }
   /* A fake clock with descriptors pending still jumps to its next timer. */
   if (n == 0 && block && loop->clock.idle_until && loop->nready == 0) {
-    struct cl_heap_node *t = cl__heap_min(&loop->timers);
-    if (t) loop->clock.idle_until(loop->clock.ctx, coro_of_timer(t)->deadline);
+    const struct cl__timer *t = cl__timerq_min(&loop->timers);
+    if (t) loop->clock.idle_until(loop->clock.ctx, t->deadline);
   }
   return 0;
 }

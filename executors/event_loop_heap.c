@@ -1,5 +1,10 @@
 #include "executors/event_loop_internal.h"
 
+#include "conlab/error.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
 /* The heap is a complete binary tree of linked nodes: a node's position is
  * given by the path from the root, and the bottom row fills left to right.
  * The path to position k (1-based) is the binary form of k without its top
@@ -105,4 +110,72 @@ void cl__heap_remove(struct cl__heap *h, struct cl_heap_node *node, cl__heap_les
   }
   while (child->parent && less(child, child->parent))
     swap_with_child(h, child->parent, child);
+}
+
+/* ---- The event loop's array heap. ---- */
+
+static bool timer_before(const struct cl__timer *a, const struct cl__timer *b) {
+  return a->deadline != b->deadline ? a->deadline < b->deadline : a->seq < b->seq;
+}
+
+/* Stores t in slot i and tells its coroutine where it is. */
+static void put(struct cl__timerq *q, size_t i, struct cl__timer t) {
+  q->v[i] = t;
+  t.co->timer_slot = i;
+}
+
+/* Moves t up from the hole at i while it is earlier than the parent. Entries
+ * are moved into the hole rather than swapped: one store each. */
+static void sift_up(struct cl__timerq *q, size_t i, struct cl__timer t) {
+  while (i > 0) {
+    size_t p = (i - 1) / 4;
+    if (!timer_before(&t, &q->v[p])) break;
+    put(q, i, q->v[p]);
+    i = p;
+  }
+  put(q, i, t);
+}
+
+/* Moves t down from the hole at i while a child is earlier. */
+static void sift_down(struct cl__timerq *q, size_t i, struct cl__timer t) {
+  for (;;) {
+    size_t c = 4 * i + 1;
+    if (c >= q->n) break;
+    size_t end = c + 4 < q->n ? c + 4 : q->n, best = c;
+    for (size_t k = c + 1; k < end; k++)
+      if (timer_before(&q->v[k], &q->v[best])) best = k;
+    if (!timer_before(&q->v[best], &t)) break;
+    put(q, i, q->v[best]);
+    i = best;
+  }
+  put(q, i, t);
+}
+
+int cl__timerq_reserve(struct cl__timerq *q, size_t want) {
+  if (want <= q->cap) return 0;
+  size_t cap = q->cap ? q->cap : 64;
+  while (cap < want) {
+    if (cap > SIZE_MAX / 2 / sizeof *q->v) return CL_ENOMEM;
+    cap *= 2;
+  }
+  struct cl__timer *v = realloc(q->v, cap * sizeof *v);
+  if (!v) return CL_ENOMEM;
+  q->v = v;
+  q->cap = cap;
+  return 0;
+}
+
+void cl__timerq_insert(struct cl__timerq *q, struct cl__timer t) {
+  sift_up(q, q->n++, t);
+}
+
+void cl__timerq_remove(struct cl__timerq *q, size_t slot) {
+  struct cl__timer last = q->v[--q->n];
+  if (slot == q->n) return;
+  /* The last entry fills the hole: it may belong above it (when the hole was
+   * in another subtree) or below it. */
+  if (slot > 0 && timer_before(&last, &q->v[(slot - 1) / 4]))
+    sift_up(q, slot, last);
+  else
+    sift_down(q, slot, last);
 }

@@ -103,6 +103,94 @@ static void test_heap(void) {
   CHECK_EQ_U64(h.n, 5);
 }
 
+/* ---- The loop's array heap, against a reference. ---- */
+
+/* Every entry's coroutine knows its slot, and no child is before its parent. */
+static int timerq_broken(const struct cl__timerq *q) {
+  int bad = 0;
+  for (size_t i = 0; i < q->n; i++) {
+    if (q->v[i].co->timer_slot != i) bad++;
+    if (i > 0) {
+      const struct cl__timer *p = &q->v[(i - 1) / 4], *c = &q->v[i];
+      if (c->deadline < p->deadline || (c->deadline == p->deadline && c->seq < p->seq)) bad++;
+    }
+  }
+  return bad;
+}
+
+static void test_timerq(void) {
+  enum { N = 3000 };
+  static struct cl_coro co[N];
+  static uint64_t key[N];
+  static bool in[N];
+  struct cl__timerq q;
+  cl__timerq_init(&q);
+  CHECK(cl__timerq_min(&q) == NULL);
+  CHECK_EQ_INT(cl__timerq_reserve(&q, N), 0);
+  CHECK(q.cap >= N);
+  unsigned rnd = 777;
+  uint64_t seq = 0;
+  /* Few distinct keys (many ties); remove a third from the middle, at
+   * random, interleaved with the inserts. */
+  for (int i = 0; i < N; i++) {
+    rnd = rnd * 1103515245u + 12345u;
+    key[i] = (rnd >> 16) % 40;
+    cl__timerq_insert(&q, (struct cl__timer){.deadline = key[i], .seq = ++seq, .co = &co[i]});
+    in[i] = true;
+    if (i % 3 == 2) {
+      int j = (int)((rnd >> 8) % (unsigned)(i + 1));
+      if (in[j]) {
+        cl__timerq_remove(&q, co[j].timer_slot);
+        in[j] = false;
+      }
+    }
+  }
+  CHECK_EQ_INT(timerq_broken(&q), 0);
+  size_t left = 0;
+  for (int i = 0; i < N; i++)
+    left += in[i];
+  CHECK_EQ_U64(q.n, left);
+  CHECK(left < N);
+  /* Pop in order: by key, ties by insertion (index order here). */
+  int bad = 0;
+  long prev = -1;
+  size_t popped = 0;
+  const struct cl__timer *m;
+  while ((m = cl__timerq_min(&q)) != NULL) {
+    long i = m->co - co;
+    if (!in[i] || m->deadline != key[i]) bad++;
+    if (prev >= 0 && (key[prev] > key[i] || (key[prev] == key[i] && prev > i))) bad++;
+    in[i] = false;
+    prev = i;
+    cl__timerq_remove(&q, 0);
+    popped++;
+    if (popped % 256 == 0) bad += timerq_broken(&q);
+  }
+  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_U64(popped, left);
+  CHECK_EQ_U64(q.n, 0);
+
+  /* Removing the root, one from the middle, the last one; then growth. */
+  for (int i = 0; i < 6; i++)
+    cl__timerq_insert(
+        &q, (struct cl__timer){.deadline = (uint64_t)(6 - i), .seq = ++seq, .co = &co[i]});
+  CHECK(cl__timerq_min(&q)->co == &co[5]);
+  cl__timerq_remove(&q, 0);
+  cl__timerq_remove(&q, co[0].timer_slot);
+  CHECK(cl__timerq_min(&q)->co == &co[4]);
+  cl__timerq_remove(&q, q.n - 1);
+  CHECK_EQ_U64(q.n, 3);
+  CHECK_EQ_INT(timerq_broken(&q), 0);
+  CHECK(cl__timerq_min(&q)->co == &co[4]);
+  size_t cap = q.cap;
+  CHECK_EQ_INT(cl__timerq_reserve(&q, cap + 1), 0);
+  CHECK(q.cap > cap);
+  CHECK_EQ_INT(timerq_broken(&q), 0);
+  CHECK(cl__timerq_min(&q)->co == &co[4] && cl__timerq_min(&q)->deadline == 2);
+  cl__timerq_free(&q);
+  CHECK(q.v == NULL && q.n == 0);
+}
+
 /* ---- Coroutines used below. ---- */
 
 static int order_log[64];
@@ -527,8 +615,80 @@ static void test_fd_waits(void) {
   CHECK_EQ_INT(count_fds(), fds_before);
 }
 
+static int *many_log;
+static int many_n;
+
+static int many_fn(struct cl_coro *co, void *arg) {
+  struct sleeper *s = arg;
+  if (co->pc == 0) {
+    co->pc = 1;
+    cl_coro_sleep(co, s->ns);
+    return CL_CORO_PENDING;
+  }
+  s->saw = cl_coro_wait_status(co);
+  many_log[many_n++] = s->id;
+  return cl_coro_return(co, 0, 0);
+}
+
+/* Many timers through the loop, with ties, a fifth cancelled while they
+ * sleep (removed from the middle of the heap): the rest fire in deadline
+ * order, ties in the order they were armed, and the fake clock never sleeps. */
+static void test_many_timers_cancel(void) {
+  enum { N = 2000 };
+  static struct cl_coro co[N];
+  static struct sleeper s[N];
+  static int fired[N];
+  struct cl_manual_clock mc;
+  struct cl_loop_clock clk;
+  cl_manual_clock_init(&mc, 5 * MS, &clk);
+  struct cl_loop *loop;
+  CHECK_EQ_INT(cl_loop_create(&clk, &loop), 0);
+  unsigned rnd = 99;
+  for (int i = 0; i < N; i++) {
+    rnd = rnd * 1103515245u + 12345u;
+    s[i] = (struct sleeper){.ns = ((rnd >> 16) % 30) * MS, .id = i};
+    CHECK_EQ_INT(cl_loop_spawn(loop, &co[i], many_fn, &s[i]), 0);
+  }
+  /* One turn starts them all: each arms its timer, in index order. */
+  many_n = 0;
+  many_log = fired;
+  CHECK_EQ_INT(cl_loop_run_nowait(loop), N);
+  int cancelled = 0;
+  for (int i = 0; i < N; i += 5)
+    if (s[i].ns > 0 && cl_coro_cancel(&co[i]) == 0) cancelled++;
+  double t0 = now_s();
+  CHECK_EQ_INT(cl_loop_run(loop), 0);
+  CHECK(now_s() - t0 < 5.0);
+  CHECK_EQ_U64(cl_loop_pending(loop), 0);
+  /* Cancelled ones resume first (they became ready at once), then the
+   * timers in order. */
+  int bad = 0, saw_cancel = 0;
+  for (int k = 0; k < many_n; k++) {
+    int i = fired[k];
+    if (s[i].saw == CL_ECANCELED) {
+      saw_cancel++;
+      continue;
+    }
+    if (s[i].saw != 0) bad++;
+  }
+  CHECK_EQ_INT(saw_cancel, cancelled);
+  CHECK_EQ_INT(many_n, N);
+  int prev = -1;
+  for (int k = 0; k < many_n; k++) {
+    int i = fired[k];
+    if (s[i].saw) continue;
+    if (prev >= 0 && (s[prev].ns > s[i].ns || (s[prev].ns == s[i].ns && prev > i))) bad++;
+    prev = i;
+  }
+  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_U64(mc.now_ns, 5 * MS + 29 * MS);
+  cl_loop_destroy(loop);
+}
+
 int main(void) {
   test_heap();
+  test_timerq();
+  test_many_timers_cancel();
   test_timers_fake_clock();
   test_gather_and_first();
   test_cancel();

@@ -33,7 +33,8 @@
  * these functions may be called on a loop that another thread is running.
  * Several loops on several threads are independent (the event_loop executor
  * runs one per worker and shards the tasks across them). Nothing here
- * allocates after cl_loop_create. */
+ * allocates after cl_loop_create except cl_loop_spawn, which grows the
+ * loop's timer array geometrically (amortised; never per timer). */
 #ifndef CONLAB_EVENT_LOOP_H
 #define CONLAB_EVENT_LOOP_H
 
@@ -89,6 +90,7 @@ struct cl_coro {
   struct cl_coro *awaited; /* the coroutine this one awaits */
   struct cl_heap_node timer;
   uint64_t deadline, timer_seq, done_seq;
+  size_t timer_slot; /* index in the loop's timer heap while timer_armed */
   int state, wait, wait_status, fd;
   uint32_t events, revents;
   int registered_fd; /* descriptor known to epoll, or -1 */
@@ -139,7 +141,8 @@ size_t cl_loop_pending(const struct cl_loop *loop);
  * when the loop next runs, after the coroutines already ready. Called from
  * inside a coroutine of the same loop, the new one starts with a copy of the
  * caller's task-local variables (as asyncio copies the context). Returns 0,
- * CL_EINVAL or CL_ESTATE (co is pending on a loop). */
+ * CL_EINVAL, CL_ESTATE (co is pending on a loop) or CL_ENOMEM (the loop's
+ * timer array, sized for one timer per pending coroutine, could not grow). */
 int cl_loop_spawn(struct cl_loop *loop, struct cl_coro *co, cl_coro_fn fn, void *arg);
 
 /* Waits from inside a coroutine's step function; the step function then
