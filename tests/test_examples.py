@@ -109,10 +109,14 @@ for l in lines:
         rows[m.group(1)] = (float(m.group(2)), float(m.group(3)), m.group(4))
 check(sorted(rows) == ["3", "4", "5"], "ex65 rows for lines 3, 4 and 5")
 if sorted(rows) == ["3", "4", "5"]:
-    check(rows["3"][2] == "data = [...]" and 6.0 <= rows["3"][1] <= 14.0,
-          f"ex65 data = [...] adds ~7.6 MiB (got {rows['3'][1]})")
-    check(rows["4"][2] == "filtered = [...]" and 2.5 <= rows["4"][1] <= 8.0,
-          f"ex65 filtered adds ~3.8 MiB (got {rows['4'][1]})")
+    # 8 MB of squares, then 4 MB of even ones; sanitizer shadow memory may
+    # multiply both (ThreadSanitizer about 5x), not their ratio.
+    data_inc, filt_inc = rows["3"][1], rows["4"][1]
+    check(rows["3"][2] == "data = [...]" and 6.0 <= data_inc <= 48.0,
+          f"ex65 data = [...] adds ~7.6 MiB (got {data_inc})")
+    check(rows["4"][2] == "filtered = [...]" and filt_inc > 0 and
+          1.6 <= data_inc / filt_inc <= 2.5,
+          f"ex65 filtered adds half as much as data (got {filt_inc} vs {data_inc})")
     check(rows["5"][2] == "result = sum(...)" and abs(rows["5"][1]) <= 1.0,
           f"ex65 sum adds nothing (got {rows['5'][1]})")
 expect = sum(x * x for x in range(0, 1000000, 2))
