@@ -32,6 +32,9 @@ struct cl__suite {
   unsigned reps, warmup;
   bool quick;
   bool gil; /* also run GIL-capable executors under the emulated GIL */
+  /* With gil: on I/O-bound workloads only `threads` gets a GIL twin (it
+   * carries that lesson; pools under a GIL there add time, not insight). */
+  bool gil_io_threads_only;
   /* Defaults for --tasks and --size when the command line gives none (0 and
    * nsizes 0: the workload's own), full and under --quick. */
   uint64_t tasks, quick_tasks;
@@ -55,7 +58,7 @@ struct cl__options {
   const struct cl__suite *suite;
   struct cl_list workloads, executors;
   unsigned workers[CL__MAX_WORKER_COUNTS];
-  size_t nworkers; /* 0: auto */
+  size_t nworkers;                                    /* 0: auto */
   uint64_t tasks[CL__MAX_SWEEP], size[CL__MAX_SWEEP]; /* sweeps: empty = default */
   size_t ntasks, nsizes;
   uint64_t delay_ns;

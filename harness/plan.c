@@ -140,6 +140,15 @@ static size_t drop_unavailable(const struct cl_executor_ops **es, size_t n) {
   return kept;
 }
 
+/* Whether a cell also runs under the emulated GIL. */
+static bool gil_twin(const struct cl__options *o, const struct cl_workload *w,
+                     const struct cl_executor_ops *e) {
+  if (!o->gil || !(e->flags & CL_EXEC_GIL_CAPABLE)) return false;
+  bool cpu_bound = strcmp(w->kind, "cpu") == 0 || strcmp(w->kind, "mem") == 0;
+  return cpu_bound || !o->suite || !o->suite->gil_io_threads_only ||
+         strcmp(e->name, "threads") == 0;
+}
+
 static int check_limits(const struct cl__options *o, const struct cl_workload *w) {
   for (size_t i = 0; i < o->ntasks; i++) {
     if (o->tasks[i] > w->max_tasks) {
@@ -183,7 +192,7 @@ static int plan_build_part(const struct cl__options *o, struct cl__plan *plan) {
         o->nworkers ? o->nworkers
                     : cl__auto_workers(o->exec.topo, ws[i]->kind, counts, CL__MAX_WORKER_COUNTS);
     for (size_t k = 0; k < ne; k++) {
-      size_t gils = o->gil && (es[k]->flags & CL_EXEC_GIL_CAPABLE) ? 2 : 1;
+      size_t gils = gil_twin(o, ws[i], es[k]) ? 2 : 1;
       cap += nz * nt * gils * ((es[k]->flags & CL_EXEC_PARALLEL) ? ncounts : 1);
     }
   }
@@ -218,7 +227,7 @@ static int plan_build_part(const struct cl__options *o, struct cl__plan *plan) {
       for (size_t t = 0; t < nt; t++) {
         for (size_t k = 0; k < ne; k++) {
           bool parallel = es[k]->flags & CL_EXEC_PARALLEL;
-          int gils = o->gil && (es[k]->flags & CL_EXEC_GIL_CAPABLE) ? 2 : 1;
+          int gils = gil_twin(o, ws[i], es[k]) ? 2 : 1;
           for (int g = 0; g < gils; g++) {
             for (size_t c = 0; c < (parallel ? ncounts : 1); c++) {
               struct cl__cell *cell = &plan->cells[plan->ncells++];

@@ -485,7 +485,18 @@ const struct cl__srow *cl__story_row(const struct cl__summary_csv *s, const char
           strcmp(r->executor, executor) == 0 && in_group(r, workload, tasks, size))
         return r;
     }
-  return cl__best_row(s, workload, executor, gil, tasks, size);
+  const struct cl__srow *best = cl__best_row(s, workload, executor, gil, tasks, size);
+  if (best || strncmp(executor, "py.", 3) != 0) return best;
+  /* CPython rows run on a Python-sized task list of their own (the story's
+   * second part), with speedups against py.sequential in that list, so the
+   * panel may take them from any task list of the workload. */
+  for (size_t i = 0; i < s->n; i++) {
+    const struct cl__srow *r = &s->rows[i];
+    if (r->ok && isfinite(r->speedup) && r->gil == gil && strcmp(r->executor, executor) == 0 &&
+        strcmp(r->workload, workload) == 0 && (!best || r->speedup > best->speedup))
+      best = r;
+  }
+  return best;
 }
 
 void cl__fmt_duration(char *buf, size_t len, double s) {

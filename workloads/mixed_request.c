@@ -29,9 +29,9 @@ const struct cl_workload cl__wl_mixed_request = {
     .summary = "request-like tasks: CPU parse, timed wait, CPU render",
     .size_doc = "integers squared in each of the two CPU phases (about 0.3 ns each); the wait "
                 "is --delay",
-    .default_tasks = 32,
+    .default_tasks = 16,
     .default_size = 3000000,
-    .default_delay_ns = 20000000,
+    .default_delay_ns = 10000000,
     .quick_tasks = 16,
     .quick_size = 1000000,
     .quick_delay_ns = 5000000,
