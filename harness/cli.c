@@ -49,7 +49,8 @@ static const struct opt_def opts[O__COUNT] = {
                    "worker counts; auto: 1, 2, 4 .. cores, hardware threads (x2 for I/O; "
                    "`conlab topo`)"},
     [O_TASKS] = {"tasks", 'n', "N[,N..]", "tasks per batch (default: per workload); a list sweeps"},
-    [O_SIZE] = {"size", 0, "N[,N..]", "work per task, per workload (see `conlab list`); a list sweeps"},
+    [O_SIZE] = {"size", 0, "N[,N..]",
+                "work per task, per workload (see `conlab list`); a list sweeps"},
     [O_DELAY] = {"delay", 'd', "DURATION", "I/O phase length, e.g. 250us, 20ms, 1s"},
     [O_REPS] = {"reps", 'r', "N", "timed repetitions per cell (default: 5)"},
     [O_WARMUP] = {"warmup", 0, "N", "untimed warm-up runs per cell (default: 1)"},
@@ -92,8 +93,10 @@ void cl__print_run_usage(FILE *f) {
 }
 
 static int usage_error(const char *flag, const char *fmt, const char *detail) {
-  if (flag) fprintf(stderr, "conlab: --%s: ", flag);
-  else fprintf(stderr, "conlab: ");
+  if (flag)
+    fprintf(stderr, "conlab: --%s: ", flag);
+  else
+    fprintf(stderr, "conlab: ");
   fprintf(stderr, fmt, detail);
   fputc('\n', stderr);
   return CL__EXIT_USAGE;
@@ -143,7 +146,8 @@ static int parse_u64_list(const char *v, uint64_t min, uint64_t max, uint64_t *o
     cl_list_free(&l);
     return cl_error_set(CL_ERANGE, "at most %d values", CL__MAX_SWEEP);
   }
-  for (size_t i = 0; i < l.n && !err; i++) err = cl_parse_u64(l.items[i], min, max, &out[i]);
+  for (size_t i = 0; i < l.n && !err; i++)
+    err = cl_parse_u64(l.items[i], min, max, &out[i]);
   *n = err ? 0 : l.n;
   cl_list_free(&l);
   return err;
@@ -232,9 +236,12 @@ static int apply(struct cl__options *o, int id, const char *v) {
     o->no_plot = true;
     break;
   case O_OMP_SCHEDULE:
-    if (strcmp(v, "static") == 0) o->exec.omp_schedule = CL_OMP_STATIC;
-    else if (strcmp(v, "dynamic") == 0) o->exec.omp_schedule = CL_OMP_DYNAMIC;
-    else if (strcmp(v, "guided") == 0) o->exec.omp_schedule = CL_OMP_GUIDED;
+    if (strcmp(v, "static") == 0)
+      o->exec.omp_schedule = CL_OMP_STATIC;
+    else if (strcmp(v, "dynamic") == 0)
+      o->exec.omp_schedule = CL_OMP_DYNAMIC;
+    else if (strcmp(v, "guided") == 0)
+      o->exec.omp_schedule = CL_OMP_GUIDED;
     else
       return usage_error(opts[id].name, "unknown schedule '%s' (valid: static, dynamic, guided)",
                          v);
@@ -265,8 +272,10 @@ static int apply(struct cl__options *o, int id, const char *v) {
     break;
   case O_BIND:
     if (o->exec.bind == CL_BIND_LIST)
-      return usage_error(opts[id].name, "%scannot be combined with --bind-cpus (a list is its "
-                                        "own policy)", "");
+      return usage_error(opts[id].name,
+                         "%scannot be combined with --bind-cpus (a list is its "
+                         "own policy)",
+                         "");
     if (cl_bind_parse(v, &o->exec.bind))
       return usage_error(opts[id].name,
                          "unknown binding '%s' (valid: none, core, pu, compact, scatter)", v);
@@ -274,8 +283,10 @@ static int apply(struct cl__options *o, int id, const char *v) {
     break;
   case O_BIND_CPUS:
     if (o->bind_set)
-      return usage_error(opts[id].name, "%scannot be combined with --bind (a list is its own "
-                                        "policy)", "");
+      return usage_error(opts[id].name,
+                         "%scannot be combined with --bind (a list is its own "
+                         "policy)",
+                         "");
     err = cl__parse_cpu_list(v, o->bind_cpus, &o->exec.nbind_cpus);
     o->exec.bind = CL_BIND_LIST;
     o->exec.bind_cpus = o->bind_cpus;
@@ -301,8 +312,8 @@ int cl__parse_run_options(int argc, char **argv, struct cl__options *o) {
       size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
       id = find_long(a + 2, len);
       if (id < 0) {
-        fprintf(stderr, "conlab: unknown option '%.*s' (see `conlab run --help`)\n",
-                (int)(len + 2), a);
+        fprintf(stderr, "conlab: unknown option '%.*s' (see `conlab run --help`)\n", (int)(len + 2),
+                a);
         return CL__EXIT_USAGE;
       }
       if (eq) value = eq + 1;
@@ -333,8 +344,10 @@ int cl__parse_run_options(int argc, char **argv, struct cl__options *o) {
     if (rc) return rc;
   }
   if (o->timeout_ns && o->no_isolate)
-    return usage_error("timeout", "%scannot be used with --no-isolate (only a cell in a process "
-                                  "of its own can be killed)", "");
+    return usage_error("timeout",
+                       "%scannot be used with --no-isolate (only a cell in a process "
+                       "of its own can be killed)",
+                       "");
   if (!o->suite && !o->workloads.n && !o->executors.n)
     o->suite = cl__suite_find(o->quick ? "quick" : "story");
   if (o->suite && o->suite->quick) o->quick = true;

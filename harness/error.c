@@ -28,9 +28,13 @@ const char *cl_errname(int err) {
   return "CL_E?";
 }
 
-const char *cl_error_detail(void) { return detail; }
+const char *cl_error_detail(void) {
+  return detail;
+}
 
-void cl_error_clear(void) { detail[0] = '\0'; }
+void cl_error_clear(void) {
+  detail[0] = '\0';
+}
 
 int cl_error_set(int err, const char *fmt, ...) {
   if (!fmt) {

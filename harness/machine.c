@@ -35,7 +35,8 @@ static void cpu_model(char *buf, size_t len) {
       char *colon = strchr(line, ':');
       if (colon) {
         colon++;
-        while (*colon == ' ') colon++;
+        while (*colon == ' ')
+          colon++;
         colon[strcspn(colon, "\n")] = '\0';
         snprintf(buf, len, "%s", colon);
       }
@@ -46,10 +47,10 @@ static void cpu_model(char *buf, size_t len) {
 }
 
 /* Environment variables that change concurrency results. */
-static const char *const env_vars[] = {
-    "OMP_WAIT_POLICY", "OMP_PROC_BIND",     "OMP_PLACES", "OMP_NUM_THREADS",
-    "OMP_SCHEDULE",    "OMP_DYNAMIC",       "GOMP_SPINCOUNT", "GOMP_CPU_AFFINITY",
-    "HWLOC_XMLFILE",   "HWLOC_THISSYSTEM",  "PYTHONHASHSEED"};
+static const char *const env_vars[] = {"OMP_WAIT_POLICY",  "OMP_PROC_BIND",     "OMP_PLACES",
+                                       "OMP_NUM_THREADS",  "OMP_SCHEDULE",      "OMP_DYNAMIC",
+                                       "GOMP_SPINCOUNT",   "GOMP_CPU_AFFINITY", "HWLOC_XMLFILE",
+                                       "HWLOC_THISSYSTEM", "PYTHONHASHSEED"};
 
 void cl__machine_json(FILE *f, const char *in, const struct cl_topology *topo,
                       const struct cl__run_info *ri) {
@@ -59,8 +60,8 @@ void cl__machine_json(FILE *f, const char *in, const struct cl_topology *topo,
   cpu_model(buf, sizeof buf);
   fprintf(f, "%s\"machine\": {\n%s  \"cpu_model\": ", in, in);
   cl__json_str(f, buf);
-  fprintf(f, ",\n%s  \"online_cpus\": %u,\n%s  \"configured_cpus\": %ld,\n", in,
-          cl__online_cpus(), in, sysconf(_SC_NPROCESSORS_CONF));
+  fprintf(f, ",\n%s  \"online_cpus\": %u,\n%s  \"configured_cpus\": %ld,\n", in, cl__online_cpus(),
+          in, sysconf(_SC_NPROCESSORS_CONF));
   fprintf(f, "%s  \"memory_bytes\": %lld,\n", in,
           (long long)sysconf(_SC_PHYS_PAGES) * (long long)sysconf(_SC_PAGESIZE));
   fprintf(f, "%s  \"kernel\": ", in);
@@ -74,7 +75,8 @@ void cl__machine_json(FILE *f, const char *in, const struct cl_topology *topo,
   fprintf(f, ",\n%s  \"loadavg_at_start\": ", in);
   if (ri && ri->nloadavg == 3)
     fprintf(f, "[%.2f, %.2f, %.2f]", ri->loadavg[0], ri->loadavg[1], ri->loadavg[2]);
-  else fputs("null", f);
+  else
+    fputs("null", f);
   struct cl_topology_summary ts;
   if (topo && cl_topology_summary(topo, &ts) == 0)
     fprintf(f, ",\n%s  \"physical_cores\": %u,\n%s  \"hardware_threads\": %u", in, ts.cores, in,
@@ -98,8 +100,10 @@ void cl__machine_json(FILE *f, const char *in, const struct cl_topology *topo,
   for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++) {
     const char *v = getenv(env_vars[i]);
     fprintf(f, "%s\n%s  \"%s\": ", i ? "," : "", in, env_vars[i]);
-    if (v) cl__json_str(f, v);
-    else fputs("null", f);
+    if (v)
+      cl__json_str(f, v);
+    else
+      fputs("null", f);
   }
   fprintf(f, "\n%s}", in);
 }

@@ -68,8 +68,8 @@ static int cmd_run(int argc, char **argv) {
     cl__options_free(&o);
     return CL__EXIT_USAGE;
   }
-  fprintf(stderr, "conlab: %zu cells, %u repetitions each, results in %s\n", plan.ncells,
-          plan.reps, ri.dir);
+  fprintf(stderr, "conlab: %zu cells, %u repetitions each, results in %s\n", plan.ncells, plan.reps,
+          ri.dir);
   cl__signals_set_run_dir(ri.dir);
   int run_err = cl__plan_run(&plan, &o);
   int sig = cl__signals_pending();
@@ -115,7 +115,8 @@ static int cmd_run(int argc, char **argv) {
   if (!sig) sig = cl__signals_pending(); /* one that came while writing */
   if (sig) {
     size_t done = 0;
-    for (size_t i = 0; i < plan.ncells; i++) done += plan.cells[i].done;
+    for (size_t i = 0; i < plan.ncells; i++)
+      done += plan.cells[i].done;
     fprintf(stderr, "conlab: stopped by SIG%s: %zu of %zu cells finished%s\n",
             sig == SIGINT ? "INT" : "TERM", done, plan.ncells,
             err           ? ""
@@ -158,6 +159,7 @@ int main(int argc, char **argv) {
     }
     return cmd_list();
   }
-  fprintf(stderr, "conlab: unknown command '%s' (valid: run, list, plot, topo, --help, --version)\n", cmd);
+  fprintf(stderr,
+          "conlab: unknown command '%s' (valid: run, list, plot, topo, --help, --version)\n", cmd);
   return CL__EXIT_USAGE;
 }

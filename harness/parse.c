@@ -23,10 +23,10 @@ static int parse_digits(const char *s, uint64_t *out) {
 }
 
 static int range_check(const char *s, uint64_t v, uint64_t min, uint64_t max, uint64_t *out) {
-  if (v < min) return cl_error_set(CL_ERANGE, "'%s' is below the minimum %llu", s,
-                                   (unsigned long long)min);
-  if (v > max) return cl_error_set(CL_ERANGE, "'%s' exceeds the limit %llu", s,
-                                   (unsigned long long)max);
+  if (v < min)
+    return cl_error_set(CL_ERANGE, "'%s' is below the minimum %llu", s, (unsigned long long)min);
+  if (v > max)
+    return cl_error_set(CL_ERANGE, "'%s' exceeds the limit %llu", s, (unsigned long long)max);
   *out = v;
   return 0;
 }
@@ -50,9 +50,12 @@ int cl_parse_bytes(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
   if (n == 0) return cl_error_set(CL_EINVAL, "'%s' is not a size (e.g. 65536, 256K, 8M)", s);
   unsigned shift = 0;
   const char *u = s + n;
-  if (*u == 'K' || *u == 'k') shift = 10;
-  else if (*u == 'M' || *u == 'm') shift = 20;
-  else if (*u == 'G' || *u == 'g') shift = 30;
+  if (*u == 'K' || *u == 'k')
+    shift = 10;
+  else if (*u == 'M' || *u == 'm')
+    shift = 20;
+  else if (*u == 'G' || *u == 'g')
+    shift = 30;
   if (shift) u++;
   if (*u != '\0') return cl_error_set(CL_EINVAL, "'%s' is not a size (e.g. 65536, 256K, 8M)", s);
   if (shift && v > (UINT64_MAX >> shift)) return cl_error_set(CL_ERANGE, "'%s' is too large", s);
@@ -65,8 +68,7 @@ int cl_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t 
   uint64_t ip, fp = 0;
   int n = parse_digits(s, &ip);
   if (n < 0) return cl_error_set(CL_ERANGE, "'%s' is too large", s);
-  if (n == 0)
-    return cl_error_set(CL_EINVAL, "'%s' is not a duration (e.g. 250us, 20ms, 1.5s)", s);
+  if (n == 0) return cl_error_set(CL_EINVAL, "'%s' is not a duration (e.g. 250us, 20ms, 1.5s)", s);
   const char *p = s + n;
   int fdigits = 0;
   if (*p == '.') {
@@ -81,10 +83,14 @@ int cl_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t 
       return cl_error_set(CL_EINVAL, "'%s' is not a duration (e.g. 250us, 20ms, 1.5s)", s);
   }
   uint64_t unit;
-  if (strcmp(p, "ns") == 0) unit = 1;
-  else if (strcmp(p, "us") == 0) unit = 1000;
-  else if (strcmp(p, "ms") == 0) unit = 1000000;
-  else if (strcmp(p, "s") == 0) unit = 1000000000;
+  if (strcmp(p, "ns") == 0)
+    unit = 1;
+  else if (strcmp(p, "us") == 0)
+    unit = 1000;
+  else if (strcmp(p, "ms") == 0)
+    unit = 1000000;
+  else if (strcmp(p, "s") == 0)
+    unit = 1000000000;
   else if (*p == '\0')
     return cl_error_set(CL_EINVAL, "'%s' needs a unit (ns, us, ms or s)", s);
   else
@@ -93,7 +99,8 @@ int cl_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t 
   uint64_t ns = ip * unit;
   /* Scale the fraction to the unit: fp / 10^fdigits * unit. */
   uint64_t scale = 1;
-  for (int i = 0; i < fdigits; i++) scale *= 10;
+  for (int i = 0; i < fdigits; i++)
+    scale *= 10;
   uint64_t frac = (uint64_t)((unsigned __int128)fp * unit / scale);
   if (ns > UINT64_MAX - frac) return cl_error_set(CL_ERANGE, "'%s' is too large", s);
   ns += frac;
@@ -113,7 +120,8 @@ int cl_parse_duration(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t 
 
 void cl_list_free(struct cl_list *l) {
   if (!l) return;
-  for (size_t i = 0; i < l->n; i++) free(l->items[i]);
+  for (size_t i = 0; i < l->n; i++)
+    free(l->items[i]);
   free(l->items);
   l->items = NULL;
   l->n = 0;
@@ -124,7 +132,8 @@ int cl_parse_list(const char *s, struct cl_list *out) {
   out->n = 0;
   if (!s || !*s) return cl_error_set(CL_EINVAL, "the list is empty");
   size_t cap = 1;
-  for (const char *p = s; *p; p++) cap += *p == ',';
+  for (const char *p = s; *p; p++)
+    cap += *p == ',';
   char **items = calloc(cap, sizeof *items);
   if (!items) return CL_ENOMEM;
   struct cl_list l = {items, 0};
@@ -158,8 +167,12 @@ int cl_parse_list(const char *s, struct cl_list *out) {
 }
 
 void cl_format_duration(uint64_t ns, char *buf, size_t len) {
-  if (ns >= 1000000000ULL) snprintf(buf, len, "%.2f s", (double)ns / 1e9);
-  else if (ns >= 1000000ULL) snprintf(buf, len, "%.3g ms", (double)ns / 1e6);
-  else if (ns >= 1000ULL) snprintf(buf, len, "%.3g us", (double)ns / 1e3);
-  else snprintf(buf, len, "%llu ns", (unsigned long long)ns);
+  if (ns >= 1000000000ULL)
+    snprintf(buf, len, "%.2f s", (double)ns / 1e9);
+  else if (ns >= 1000000ULL)
+    snprintf(buf, len, "%.3g ms", (double)ns / 1e6);
+  else if (ns >= 1000ULL)
+    snprintf(buf, len, "%.3g us", (double)ns / 1e3);
+  else
+    snprintf(buf, len, "%llu ns", (unsigned long long)ns);
 }

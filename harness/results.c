@@ -44,8 +44,8 @@ int cl__write_atomic(const char *dir, const char *name, int (*fill)(FILE *f, con
   int err = fill(f, arg);
   if (!err && (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0))
     err = cl_error_set(CL_EIO, "cannot write %s: %s", final, strerror(errno));
-  if (fclose(f) != 0 && !err) err = cl_error_set(CL_EIO, "cannot write %s: %s", final,
-                                                 strerror(errno));
+  if (fclose(f) != 0 && !err)
+    err = cl_error_set(CL_EIO, "cannot write %s: %s", final, strerror(errno));
   if (!err && rename(tmp, final) != 0)
     err = cl_error_set(CL_EIO, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
   if (err) unlink(tmp);
@@ -77,8 +77,10 @@ int cl__run_dir_create(const struct cl__options *o, struct cl__run_info *ri) {
   char base[32];
   strftime(base, sizeof base, "%Y%m%d-%H%M%S", &tm);
   for (int n = 1; n < 100; n++) {
-    if (n == 1) snprintf(ri->id, sizeof ri->id, "%s", base);
-    else snprintf(ri->id, sizeof ri->id, "%s-%d", base, n);
+    if (n == 1)
+      snprintf(ri->id, sizeof ri->id, "%s", base);
+    else
+      snprintf(ri->id, sizeof ri->id, "%s-%d", base, n);
     snprintf(ri->dir, sizeof ri->dir, "%s/%s", CL__RESULTS_ROOT, ri->id);
     if (mkdir(ri->dir, 0755) == 0) return 0;
     if (errno != EEXIST)
@@ -132,16 +134,14 @@ static int fill_summary(FILE *f, const void *arg) {
     num(f, "%.6f", c->karp_flatt);
     fputc(',', f);
     if (have)
-      fprintf(f, "%.6f,%.6f,%ld,%ld,%ld,", c->user_s, c->sys_s, c->nvcsw, c->nivcsw,
-              c->max_rss_kb);
+      fprintf(f, "%.6f,%.6f,%ld,%ld,%ld,", c->user_s, c->sys_s, c->nvcsw, c->nivcsw, c->max_rss_kb);
     else
       fputs(",,,,,", f);
     char bind[256];
     cl_bind_describe(&c->cfg, bind, sizeof bind);
     fprintf(f, "%llu,%llu,%d,%u,%s,%s,%u,%s,", (unsigned long long)c->checksum,
             (unsigned long long)c->expected, c->checksum_ok && have, c->nsamples, bind,
-            cl_omp_schedule_name(c->cfg.omp_schedule), c->chunksize,
-            cl__cell_status(c));
+            cl_omp_schedule_name(c->cfg.omp_schedule), c->chunksize, cl__cell_status(c));
     /* The whole cost per task, work included: for noop rows, the overhead. */
     if (have && c->params.tasks && c->wall.median > 0)
       fprintf(f, "%.6f,%.1f\n", c->wall.median * 1e6 / (double)c->params.tasks,
@@ -176,11 +176,16 @@ void cl__json_str(FILE *f, const char *s) {
   fputc('"', f);
   for (; s && *s; s++) {
     unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch == '\n') fputs("\\n", f);
-    else if (ch == '\t') fputs("\\t", f);
-    else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-    else fputc(ch, f);
+    if (ch == '"' || ch == '\\')
+      fprintf(f, "\\%c", ch);
+    else if (ch == '\n')
+      fputs("\\n", f);
+    else if (ch == '\t')
+      fputs("\\t", f);
+    else if (ch < 0x20)
+      fprintf(f, "\\u%04x", ch);
+    else
+      fputc(ch, f);
   }
   fputc('"', f);
 }
@@ -219,8 +224,10 @@ static int fill_json(FILE *f, const void *arg) {
           : a->ri->signal == SIGTERM ? "\"SIGTERM\""
                                      : "null");
   fputs("  \"suite\": ", f);
-  if (a->o->suite) cl__json_str(f, a->o->suite->name);
-  else fputs("null", f);
+  if (a->o->suite)
+    cl__json_str(f, a->o->suite->name);
+  else
+    fputs("null", f);
   fprintf(f, ",\n  \"reps\": %u,\n  \"warmup\": %u,\n  \"quick\": %s,\n  \"cells\": %zu,\n",
           a->plan->reps, a->plan->warmup, a->o->quick ? "true" : "false", a->plan->ncells);
   char bind[256];
@@ -240,7 +247,8 @@ int cl__results_write(const struct cl__plan *plan, const struct cl__options *o,
   struct json_arg ja = {plan, o, ri};
   if (!err) err = cl__write_atomic(ri->dir, "run.json", fill_json, &ja);
   char xml[PATH_MAX];
-  if (!err && o->exec.topo && snprintf(xml, sizeof xml, "%s/topology.xml", ri->dir) < (int)sizeof xml)
+  if (!err && o->exec.topo &&
+      snprintf(xml, sizeof xml, "%s/topology.xml", ri->dir) < (int)sizeof xml)
     err = cl_topology_export_xml(o->exec.topo, xml);
   return err;
 }

@@ -40,7 +40,8 @@ static struct sigaction old_int, old_term;
 static bool read_stat(const char *pid_name, pid_t *ppid, pid_t *pgrp) {
   char path[64] = "/proc/";
   size_t n = strlen(path);
-  for (size_t i = 0; pid_name[i] && n < sizeof path - 8; i++) path[n++] = pid_name[i];
+  for (size_t i = 0; pid_name[i] && n < sizeof path - 8; i++)
+    path[n++] = pid_name[i];
   memcpy(path + n, "/stat", 6);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -60,11 +61,13 @@ static bool read_stat(const char *pid_name, pid_t *ppid, pid_t *pgrp) {
   if (!p) return false;
   long v[2] = {0, 0};
   int field = 0; /* 0: state, 1: ppid, 2: pgrp */
-  while (*p == ' ') p++;
+  while (*p == ' ')
+    p++;
   while (*p && field < 3) {
     if (*p == ' ') {
       field++;
-      while (*p == ' ') p++;
+      while (*p == ' ')
+        p++;
       continue;
     }
     if (field >= 1 && *p >= '0' && *p <= '9') v[field - 1] = v[field - 1] * 10 + (*p - '0');
@@ -105,7 +108,8 @@ static size_t sweep_once(bool all) {
       if (!read_stat(d->d_name, &ppid, &pgrp) || ppid != self) continue;
       if (!all && pgrp == own_group) continue;
       long pid = 0;
-      for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++) pid = pid * 10 + (*c - '0');
+      for (const char *c = d->d_name; *c >= '0' && *c <= '9'; c++)
+        pid = pid * 10 + (*c - '0');
       if (pgrp == pid && pgrp != own_group) kill(-(pid_t)pgrp, SIGKILL);
       kill((pid_t)pid, SIGKILL);
       if (nv < sizeof victims / sizeof victims[0]) victims[nv++] = (pid_t)pid;
@@ -191,11 +195,17 @@ void cl__signals_restore(void) {
   installed = false;
 }
 
-int cl__signals_pending(void) { return first_signal; }
+int cl__signals_pending(void) {
+  return first_signal;
+}
 
-int cl__signals_fd(void) { return wake[0]; }
+int cl__signals_fd(void) {
+  return wake[0];
+}
 
-void cl__signals_set_cell(int pgid) { cell_pgid = pgid; }
+void cl__signals_set_cell(int pgid) {
+  cell_pgid = pgid;
+}
 
 void cl__signals_set_tmp(const char *path) {
   tmp_set = 0;
@@ -219,7 +229,9 @@ void cl__signals_block(sigset_t *old) {
   sigprocmask(SIG_BLOCK, &s, old);
 }
 
-void cl__signals_unblock(const sigset_t *old) { sigprocmask(SIG_SETMASK, old, NULL); }
+void cl__signals_unblock(const sigset_t *old) {
+  sigprocmask(SIG_SETMASK, old, NULL);
+}
 
 void cl__signals_child_reset(const sigset_t *old) {
   /* The parent decides when a cell stops: a Ctrl-C that reached our group

@@ -39,9 +39,11 @@ int cl_summarize(const double *samples, size_t n, struct cl_summary *out) {
   memcpy(s, samples, n * sizeof *s);
   qsort(s, n, sizeof *s, cmp_double);
   double sum = 0;
-  for (size_t i = 0; i < n; i++) sum += s[i];
+  for (size_t i = 0; i < n; i++)
+    sum += s[i];
   double mean = sum / (double)n, ss = 0;
-  for (size_t i = 0; i < n; i++) ss += (s[i] - mean) * (s[i] - mean);
+  for (size_t i = 0; i < n; i++)
+    ss += (s[i] - mean) * (s[i] - mean);
   out->n = n;
   out->mean = mean;
   out->stddev = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
@@ -66,7 +68,9 @@ int cl_summarize(const double *samples, size_t n, struct cl_summary *out) {
   return 0;
 }
 
-double cl_speedup(double t_seq, double t) { return t > 0 ? t_seq / t : NAN; }
+double cl_speedup(double t_seq, double t) {
+  return t > 0 ? t_seq / t : NAN;
+}
 
 double cl_efficiency(double speedup, unsigned workers) {
   return workers ? speedup / (double)workers : NAN;

@@ -45,12 +45,11 @@ static int cl_t_pass, cl_t_fail;
 #define CHECK_STR(a, b)                                                                            \
   do {                                                                                             \
     const char *cl_a_ = (a), *cl_b_ = (b);                                                         \
-    CL_T_REPORT(cl_a_ && cl_b_ && strcmp(cl_a_, cl_b_) == 0, "%s == %s (\"%s\" vs \"%s\")", #a,   \
-                #b, cl_a_ ? cl_a_ : "(null)", cl_b_ ? cl_b_ : "(null)");                           \
+    CL_T_REPORT(cl_a_ &&cl_b_ &&strcmp(cl_a_, cl_b_) == 0, "%s == %s (\"%s\" vs \"%s\")", #a, #b,  \
+                cl_a_ ? cl_a_ : "(null)", cl_b_ ? cl_b_ : "(null)");                               \
   } while (0)
 
 /* Ends main(): prints the closing line and returns the exit status. */
-#define CL_TEST_DONE()                                                                             \
-  (printf("%d passed, %d failed\n", cl_t_pass, cl_t_fail), cl_t_fail ? 1 : 0)
+#define CL_TEST_DONE() (printf("%d passed, %d failed\n", cl_t_pass, cl_t_fail), cl_t_fail ? 1 : 0)
 
 #endif

@@ -11,7 +11,7 @@ extern "C" {
 struct cl_summary {
   size_t n;
   double median;
-  double ci_low, ci_high; /* 95% confidence interval of the median */
+  double ci_low, ci_high;  /* 95% confidence interval of the median */
   double mean, stddev, cv; /* cv = stddev / mean (sample stddev) */
   double min, max;
 };
