@@ -84,4 +84,8 @@ int cl__first_error_raise(struct cl__first_error *fe);
  * down or already running a batch. */
 int cl__thread_pool_map(struct cl_thread_pool *pool, struct cl_batch *batch, struct cl_gil *gil);
 
+/* Waits up to `ms` milliseconds for child `pid` to exit. Returns true once
+ * it is reaped (its status in *status, or -1 when someone else reaped it). */
+bool cl__reap_within(int pid, int *status, int ms);
+
 #endif

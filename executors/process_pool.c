@@ -257,24 +257,8 @@ static void worker_main(struct cl_process_pool *pool, unsigned idx, int fd) {
 
 /* ---- The parent side. ---- */
 
-/* Waits up to `ms` for pid to exit. Returns true once it is reaped (status in
- * *status, or -1 when someone else reaped it). */
-static bool reap_within(int pid, int *status, int ms) {
-  for (int waited = 0;; waited++) {
-    int r = waitpid(pid, status, WNOHANG);
-    if (r == pid) return true;
-    if (r < 0 && errno != EINTR) {
-      *status = -1;
-      return true;
-    }
-    if (waited >= ms) return false;
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
-}
-
 static void reap_or_kill(int pid, int *status, int ms) {
-  if (reap_within(pid, status, ms)) return;
+  if (cl__reap_within(pid, status, ms)) return;
   kill(pid, SIGKILL);
   while (waitpid(pid, status, 0) < 0) {
     if (errno != EINTR) {

@@ -13,6 +13,7 @@
 
 #include "conlab/error.h"
 #include "executors/event_loop_internal.h"
+#include "executors/exec_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -370,22 +371,6 @@ fail:
   return rc;
 }
 
-/* Waits up to `ms` for pid. Returns true once reaped (status in *status, or
- * -1 when it was reaped elsewhere). */
-static bool reap_within(int pid, int *status, int ms) {
-  for (int waited = 0;; waited++) {
-    int r = waitpid(pid, status, WNOHANG);
-    if (r == pid) return true;
-    if (r < 0 && errno != EINTR) {
-      *status = -1;
-      return true;
-    }
-    if (waited >= ms) return false;
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-  }
-}
-
 int cl_delay_server_stop(struct cl_delay_server *s) {
   if (!s) return 0;
   if (s->pid <= 0) {
@@ -397,7 +382,7 @@ int cl_delay_server_stop(struct cl_delay_server *s) {
    * does not exit within a second is killed. */
   int status = 0, rc = 0;
   if (s->control_fd >= 0) close(s->control_fd);
-  if (!reap_within(s->pid, &status, 1000)) {
+  if (!cl__reap_within(s->pid, &status, 1000)) {
     kill(s->pid, SIGKILL);
     while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR) {
     }
