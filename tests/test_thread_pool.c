@@ -404,8 +404,58 @@ static void test_from_worker(void) {
   job_fini(&inner_job);
 }
 
+/* Round trips from several threads at once, each reusing one future: the
+ * poll paths (an idle worker polling for work, a waiter polling its future)
+ * meet sleeping workers and sleeping waiters, on more threads than cores.
+ * Every result must come back exactly once and to the right caller. */
+struct round_trips {
+  struct cl_thread_pool *pool;
+  unsigned id, n, wrong;
+};
+
+static uint64_t echo_fn(void *arg) {
+  return (uint64_t)(uintptr_t)arg;
+}
+
+static void *round_trip_main(void *arg) {
+  struct round_trips *r = arg;
+  struct cl_future f;
+  cl_future_init(&f);
+  for (unsigned i = 0; i < r->n; i++) {
+    uint64_t want = (uint64_t)r->id << 32 | i, got = 0;
+    if (cl_thread_pool_submit(r->pool, &f, echo_fn, (void *)(uintptr_t)want) != 0 ||
+        cl_future_wait(&f, &got) != 0 || got != want || !cl_future_done(&f))
+      r->wrong++;
+    if (i % 97 == 0) usleep(200); /* let the workers fall asleep now and then */
+  }
+  return NULL;
+}
+
+static void test_round_trips(unsigned workers, unsigned callers) {
+  enum { ROUNDS = 3000 };
+  struct cl_thread_pool *pool = NULL;
+  CHECK_EQ_INT(cl_thread_pool_create(workers, NULL, &pool), 0);
+  if (!pool) return;
+  struct round_trips r[8];
+  pthread_t tid[8];
+  for (unsigned k = 0; k < callers; k++) {
+    r[k] = (struct round_trips){pool, k, ROUNDS, 0};
+    CHECK_EQ_INT(pthread_create(&tid[k], NULL, round_trip_main, &r[k]), 0);
+  }
+  unsigned wrong = 0;
+  for (unsigned k = 0; k < callers; k++) {
+    pthread_join(tid[k], NULL);
+    wrong += r[k].wrong;
+  }
+  CL_T_REPORT(wrong == 0, "%u workers, %u callers: %u wrong round trips", workers, callers, wrong);
+  CHECK_EQ_INT(cl_thread_pool_destroy(pool, CL_POOL_DRAIN), 0);
+}
+
 int main(void) {
   test_submit_wait();
+  test_round_trips(1, 1);
+  test_round_trips(2, 4);
+  test_round_trips(8, 3);
   test_states();
   test_as_completed_order();
   test_many();
