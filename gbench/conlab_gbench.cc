@@ -26,6 +26,12 @@
 #include "conlab/parse.h"
 #include "conlab/task.h"
 #include "conlab/thread_pool.h"
+// topology.h names a function like its summary struct, which C allows and
+// C++'s -Wshadow reports.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+#include "conlab/topology.h"
+#pragma GCC diagnostic pop
 #include "conlab/workload.h"
 
 #ifndef CONLAB_VERSION
@@ -72,13 +78,22 @@ unsigned online_cpus() {
   return n > 0 ? static_cast<unsigned>(n) : 1;
 }
 
-// 1, 2, 4, ... up to the online CPUs (twice that for io and mixed work, where
-// waiting tasks leave cores idle), always ending at the top count.
+// The worker counts of `conlab run --workers auto`, from hwloc's view of this
+// machine (cl_topology_auto_workers); 1, 2, 4, ... up to the online CPUs
+// (twice that for io and mixed work) when hwloc cannot load the topology.
 std::vector<unsigned> auto_workers(const char *kind) {
+  std::vector<unsigned> out;
+  cl_topology *topo = nullptr;
+  if (cl_topology_load(&topo) == 0) {
+    unsigned counts[kMaxWorkerCounts];
+    size_t n = cl_topology_auto_workers(topo, kind, counts, kMaxWorkerCounts);
+    cl_topology_destroy(topo);
+    out.assign(counts, counts + n);
+    if (!out.empty()) return out;
+  }
   unsigned cpus = online_cpus();
   bool waits = std::strcmp(kind, "io") == 0 || std::strcmp(kind, "mixed") == 0;
   unsigned top = waits ? 2 * cpus : cpus;
-  std::vector<unsigned> out;
   for (unsigned w = 1; w < top && out.size() < kMaxWorkerCounts; w *= 2)
     out.push_back(w);
   if (out.empty() || out.back() != top) out.push_back(top);
@@ -382,8 +397,8 @@ void usage(FILE *f) {
                   "conlab flags (removed before Google Benchmark reads the rest):\n"
                   "  --conlab_full           default (full) workload sizes instead of the quick\n"
                   "                          ones (also: CONLAB_GBENCH_FULL=1 in the environment)\n"
-                  "  --conlab_workers=LIST   worker counts, e.g. 1,2,4 (default: 1, 2, 4, ... up\n"
-                  "                          to the online CPUs, twice that for io/mixed work)\n"
+                  "  --conlab_workers=LIST   worker counts, e.g. 1,2,4 (default: those of\n"
+                  "                          `conlab run --workers auto`, from hwloc)\n"
                   "  --conlab_tasks=N        tasks per batch for every workload\n"
                   "  --conlab_size=N         per-task size for every workload that has one\n"
                   "  --conlab_delay=DUR      IO wait, e.g. 20ms, for io and mixed workloads\n\n"
