@@ -28,7 +28,9 @@ struct el_item {
   struct cl_task *t;
   const struct cl_batch *batch;
   struct el_executor *ex;
+  struct cl_loop *loop; /* the loop it runs on */
   struct cl_net_conn net;
+  uint64_t sleep_due_ns; /* when the current sleep ends, on the loop's clock */
 };
 
 /* A shard belongs to one thread during a run; its fields are written before
@@ -83,6 +85,9 @@ static int task_coro(struct cl_coro *co, void *arg) {
             it, cl_error_set(st, "task %u: sleep interrupted: %s", t->index, cl_strerror(st)));
       t->result += cl_io_token(t->index, &t->phase[t->pc]);
       t->pc++;
+      /* The wakeup latency runs from the deadline: time the loop spent on
+       * other coroutines' CPU phases after it counts. */
+      t->io_end_ns = it->sleep_due_ns;
       co->pc = PC_STEP;
       break;
     }
@@ -101,6 +106,7 @@ static int task_coro(struct cl_coro *co, void *arg) {
       if (r < 0) return task_fail(it, r);
       t->result += cl_net_conn_token(&it->net);
       t->pc++;
+      t->io_end_ns = cl_loop_now(it->loop); /* when the loop read the reply */
       co->pc = PC_STEP;
       break;
     }
@@ -113,6 +119,8 @@ static int task_coro(struct cl_coro *co, void *arg) {
       const struct cl_phase *p = &t->phase[io];
       if (p->op == CL_IO_SLEEP) {
         co->pc = PC_SLEPT;
+        uint64_t now = cl_loop_now(it->loop);
+        it->sleep_due_ns = p->a > UINT64_MAX - now ? UINT64_MAX : now + p->a;
         int rc = cl_coro_sleep(co, p->a);
         return rc ? task_fail(it, rc) : CL_CORO_PENDING;
       }
@@ -147,6 +155,7 @@ static void run_shard(struct el_shard *s) {
     it->t->worker = s->index;
     it->batch = b;
     it->ex = ex;
+    it->loop = s->loop;
     int rc = cl_loop_spawn(s->loop, &it->co, task_coro, it);
     if (rc) {
       it->t->status = rc;

@@ -62,7 +62,21 @@ const char *cl_omp_schedule_name(enum cl_omp_schedule s) {
   return "?";
 }
 
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int cl_task_step(struct cl_task *t, const struct cl_batch *b) {
+  if (t->io_end_ns) {
+    if (t->pc < t->nphases && t->pc < CL_TASK_MAX_PHASES && t->phase[t->pc].kind == CL_PHASE_CPU) {
+      uint64_t now = mono_ns();
+      t->wake_ns += now > t->io_end_ns ? now - t->io_end_ns : 0;
+      t->wakes++;
+    }
+    t->io_end_ns = 0;
+  }
   if (t->nphases > CL_TASK_MAX_PHASES) {
     t->status = cl_error_set(CL_EINVAL, "task %u has %u phases (at most %d)", t->index, t->nphases,
                              CL_TASK_MAX_PHASES);
@@ -84,12 +98,14 @@ int cl_task_step(struct cl_task *t, const struct cl_batch *b) {
   return -1;
 }
 
-static int sleep_ns(uint64_t ns) {
+/* Sleeps until ns from now; *end_ns is the deadline (CLOCK_MONOTONIC). */
+static int sleep_ns(uint64_t ns, uint64_t *end_ns) {
   struct timespec deadline;
   clock_gettime(CLOCK_MONOTONIC, &deadline);
   uint64_t nsec = (uint64_t)deadline.tv_nsec + ns % 1000000000u;
   deadline.tv_sec += (time_t)(ns / 1000000000u + nsec / 1000000000u);
   deadline.tv_nsec = (long)(nsec % 1000000000u);
+  *end_ns = (uint64_t)deadline.tv_sec * 1000000000u + (uint64_t)deadline.tv_nsec;
   int rc;
   do
     rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL);
@@ -97,23 +113,33 @@ static int sleep_ns(uint64_t ns) {
   return rc;
 }
 
-int cl_io_blocking(const struct cl_batch *b, const struct cl_phase *p, uint64_t *token,
-                   uint32_t task_index) {
-  (void)b;
+/* cl_io_blocking, also telling when the IO ended: a sleep at its deadline, a
+ * request when its reply was in. */
+static int io_blocking(const struct cl_batch *b, const struct cl_phase *p, uint64_t *token,
+                       uint32_t task_index, uint64_t *end_ns) {
   if (p->kind != CL_PHASE_IO)
     return cl_error_set(CL_EINVAL, "task %u: phase kind %u is not IO", task_index, p->kind);
   switch (p->op) {
   case CL_IO_SLEEP: {
-    int rc = sleep_ns(p->a);
+    int rc = sleep_ns(p->a, end_ns);
     if (rc)
       return cl_error_set(CL_ESYS, "task %u: clock_nanosleep failed: %s", task_index, strerror(rc));
     *token = cl_io_token(task_index, p);
     return 0;
   }
-  case CL_IO_NET:
-    return cl_net_request_blocking(b ? &b->io : NULL, p, task_index, token);
+  case CL_IO_NET: {
+    int rc = cl_net_request_blocking(b ? &b->io : NULL, p, task_index, token);
+    *end_ns = mono_ns();
+    return rc;
+  }
   }
   return cl_error_set(CL_EINVAL, "task %u: unknown IO kind %u", task_index, p->op);
+}
+
+int cl_io_blocking(const struct cl_batch *b, const struct cl_phase *p, uint64_t *token,
+                   uint32_t task_index) {
+  uint64_t end_ns;
+  return io_blocking(b, p, token, task_index, &end_ns);
 }
 
 void cl_task_run_blocking(struct cl_task *t, const struct cl_batch *b, struct cl_gil *gil) {
@@ -126,15 +152,19 @@ void cl_task_run_blocking(struct cl_task *t, const struct cl_batch *b, struct cl
       if (gil) cl_gil_release(gil);
       if (io < 0) break;
     }
-    uint64_t token = 0;
-    int rc = cl_io_blocking(b, &t->phase[io], &token, t->index);
+    uint64_t token = 0, end_ns = 0;
+    int rc = io_blocking(b, &t->phase[io], &token, t->index, &end_ns);
     if (rc) {
       t->status = rc;
       break;
     }
     t->result += token;
     t->pc++;
+    /* The next cl_task_step() charges the wait from here to its CPU phase,
+     * the GIL acquisition included. */
+    t->io_end_ns = end_ns;
   }
+  t->io_end_ns = 0;
 }
 
 int cl__exec_check_config(const char *who, const struct cl_exec_config *cfg, bool workers) {

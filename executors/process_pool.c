@@ -78,8 +78,9 @@ struct result_header {
 struct result_item {
   uint32_t index;
   int32_t status;
-  uint32_t pc, pad_;
+  uint32_t pc, wakes;
   uint64_t value;
+  uint64_t wake_ns; /* the task's wakeup latency, measured in the worker */
 };
 
 #define JOB_BYTES (sizeof(struct job_header) + CL_PROCESS_POOL_MAX_CHUNK * sizeof(struct task_desc))
@@ -232,8 +233,12 @@ static void worker_main(struct cl_process_pool *pool, unsigned idx, int fd) {
         atomic_store_explicit(running, (uint64_t)d.index + 1, memory_order_relaxed);
         cl_error_clear();
         cl_task_run_blocking(&t, &b, gil);
-        ri[i] = (struct result_item){
-            .index = t.index, .status = t.status, .pc = t.pc, .value = t.result};
+        ri[i] = (struct result_item){.index = t.index,
+                                     .status = t.status,
+                                     .pc = t.pc,
+                                     .wakes = t.wakes,
+                                     .value = t.result,
+                                     .wake_ns = t.wake_ns};
         if (t.status && !rh->has_failure) {
           rh->has_failure = 1;
           rh->failed_index = t.index;
@@ -429,6 +434,8 @@ static int take_results(struct cl_process_pool *pool, struct worker *w, struct j
       t->result = r.value;
       t->status = r.status;
       t->pc = r.pc;
+      t->wakes = r.wakes;
+      t->wake_ns = r.wake_ns;
       t->worker = (uint32_t)(w - pool->w);
     } else {
       job->results[r.index] = r.value;

@@ -10,7 +10,8 @@
  *   request:            "batch N WIDTH HEIGHT MAX_ITER", then N lines
  *                       "INDEX NPHASES" + " KIND OP A B" per phase
  *   answer:             "done NS USER_S SYS_S NVCSW NIVCSW MAX_RSS_KB CHUNK", then
- *                       N lines "POS RESULT WORKER" in request order (POS 0..N-1);
+ *                       N lines "POS RESULT WORKER WAKES WAKE_NS" in request order
+ *                       (POS 0..N-1; WAKES and WAKE_NS as in struct cl_task);
  *                       or "error CODE MESSAGE" (the interpreter stays usable)
  *   end:                "quit" or end of file. */
 #include "executors/exec_internal.h"
@@ -63,6 +64,8 @@ struct py_executor {
   char first_detail[256];
   double startup_s;
   char runtime[192];
+  char version[24];
+  char implementation[32];
   struct cl_exec_usage usage;
   /* Bytes [rpos, rlen) of `in` are read but not yet consumed. */
   size_t rpos, rlen;
@@ -346,9 +349,12 @@ static int await_ready(struct py_executor *ex, double started) {
                         minor, micro);
   }
   ex->startup_s = mono_s() - started;
-  snprintf(ex->runtime, sizeof ex->runtime, "%s %u.%u.%u (%s) %s",
-           strcmp(impl, "cpython") == 0 ? "CPython" : impl, major, minor, micro,
+  snprintf(ex->implementation, sizeof ex->implementation, "%s",
+           strcmp(impl, "cpython") == 0 ? "CPython" : impl);
+  snprintf(ex->version, sizeof ex->version, "%u.%u.%u", major, minor, micro);
+  snprintf(ex->runtime, sizeof ex->runtime, "%s %s (%s) %s", ex->implementation, ex->version,
            gil ? "GIL" : "free-threaded, GIL disabled", ex->line + used);
+  ex->usage.gil_disabled = gil == 0;
   return 0;
 }
 
@@ -404,6 +410,8 @@ static int py_create(const struct cl_exec_config *cfg, struct cl_executor **out,
   if (rc) goto fail;
   ex->usage.startup_s = ex->startup_s;
   ex->usage.runtime = ex->runtime;
+  ex->usage.version = ex->version;
+  ex->usage.implementation = ex->implementation;
   *out = &ex->base;
   return 0;
 
@@ -509,13 +517,18 @@ static int read_answer(struct py_executor *ex, struct cl_batch *b, size_t n) {
     if (rc == CL_EWORKER) return fail_dead(ex, CL_EWORKER, "died while it sent the results");
     if (rc) return fail_dead(ex, CL_EIO, "sent an overlong line");
     size_t got = 0;
-    unsigned worker = 0;
-    uint64_t result = 0;
-    if (sscanf(ex->line, "%zu %" SCNu64 " %u", &got, &result, &worker) != 3 || got != pos)
+    unsigned worker = 0, wakes = 0;
+    uint64_t result = 0, wake_ns = 0;
+    int nf = sscanf(ex->line, "%zu %" SCNu64 " %u %u %" SCNu64, &got, &result, &worker, &wakes,
+                    &wake_ns);
+    if ((nf != 3 && nf != 5) || got != pos)
       return fail_dead(ex, CL_EIO, "sent a result out of order");
     t->result = result;
     t->worker = worker;
     t->pc = t->nphases;
+    /* A runner without the two fields measured nothing: wakes stays 0. */
+    t->wakes = nf == 5 ? wakes : 0;
+    t->wake_ns = nf == 5 ? wake_ns : 0;
     pos++;
   }
   if (pos != n) return fail_dead(ex, CL_EIO, "lost count of the tasks");

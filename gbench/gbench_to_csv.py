@@ -23,11 +23,12 @@ import time
 SUMMARY_HEADER = (
     "workload,kind,executor,workers,gil,tasks,size,delay_s,median_s,ci_low_s,ci_high_s,cv,"
     "noisy,speedup,efficiency,karp_flatt,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,checksum,"
-    "expected,checksum_ok,reps,bind,omp_schedule,chunksize,status,us_per_task,tasks_per_s"
+    "expected,checksum_ok,reps,bind,omp_schedule,chunksize,status,us_per_task,tasks_per_s,"
+    "wake_mean_ms,wake_max_ms,startup_s"
 )
 SAMPLES_HEADER = (
     "workload,executor,workers,gil,tasks,size,rep,wall_s,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,checksum,"
-    "checksum_ok"
+    "checksum_ok,wake_mean_ms,wake_max_ms"
 )
 
 # A cell's name, then the suffixes Google Benchmark appends for its options.
@@ -253,6 +254,8 @@ def summary_csv(rows):
         t = r["median_s"]
         f += [fnum("%.6f", t * 1e6 / tasks if have and tasks and t > 0 else None),
               fnum("%.1f", tasks / t if have and tasks and t > 0 else None)]
+        # Wakeup latency and interpreter start-up: not measured here.
+        f += ["", "", ""]
         lines.append(",".join(f))
     return "\n".join(lines) + "\n"
 
@@ -264,7 +267,7 @@ def samples_csv(samples):
              str(s["size"]), str(s["rep"]),
              fnum("%.9f", s["wall_s"]), fnum("%.6f", s["user_s"]), fnum("%.6f", s["sys_s"]),
              fnum("%d", s["nvcsw"]), fnum("%d", s["nivcsw"]), fnum("%d", s["max_rss_kb"]),
-             s["checksum"], str(s["checksum_ok"])]
+             s["checksum"], str(s["checksum_ok"]), "", ""]
         lines.append(",".join(f))
     return "\n".join(lines) + "\n"
 

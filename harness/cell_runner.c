@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,6 +75,24 @@ static void fill_sample(struct cl__sample *out, const struct snapshot *a,
   out->nivcsw =
       (b->self.ru_nivcsw - a->self.ru_nivcsw) + (b->children.ru_nivcsw - a->children.ru_nivcsw);
   out->max_rss_kb = b->self.ru_maxrss;
+}
+
+/* The repetition's wakeup latencies: each task's mean (wake_ns / wakes) over
+ * the tasks that measured one. */
+static void wake_stats(const struct cl_batch *b, struct cl__sample *s) {
+  double sum = 0, max = 0;
+  uint32_t n = 0;
+  for (size_t i = 0; i < b->ntasks; i++) {
+    const struct cl_task *t = &b->tasks[i];
+    if (!t->wakes) continue;
+    double lat = (double)t->wake_ns / t->wakes / 1e9;
+    sum += lat;
+    if (lat > max) max = lat;
+    n++;
+  }
+  s->wake_tasks = n;
+  s->wake_mean_s = n ? sum / n : NAN;
+  s->wake_max_s = n ? max : NAN;
 }
 
 static void fail_cell(struct cl__cell *c, int err, const char *what) {
@@ -133,6 +152,7 @@ static void run_reps(struct cl__cell *c, struct cl_batch *batch, const struct cl
     if (!timed) continue;
     struct cl__sample *s = &c->samples[c->nsamples++];
     fill_sample(s, &a, &b);
+    wake_stats(batch, s);
     s->checksum = sum;
     if (batch->self_timed_ns) s->wall_s = (double)batch->self_timed_ns / 1e9;
     struct cl_exec_usage u = {0};
@@ -143,6 +163,15 @@ static void run_reps(struct cl__cell *c, struct cl_batch *batch, const struct cl
       s->nivcsw += u.nivcsw;
       if (u.max_rss_kb > s->max_rss_kb) s->max_rss_kb = u.max_rss_kb;
       c->chunksize = u.effective_chunk;
+      if (u.runtime) {
+        struct cl__interp *in = &c->interp;
+        in->startup_s = u.startup_s;
+        snprintf(in->runtime, sizeof in->runtime, "%s", u.runtime);
+        snprintf(in->version, sizeof in->version, "%s", u.version ? u.version : "");
+        snprintf(in->implementation, sizeof in->implementation, "%s",
+                 u.implementation ? u.implementation : "");
+        in->gil_disabled = u.gil_disabled;
+      }
     }
     if (h->sample_done) h->sample_done(h->ctx, c);
   }
@@ -176,6 +205,7 @@ struct cell_msg {
   uint32_t checksum_ok;
   uint32_t pad_;
   struct cl__sample sample;
+  struct cl__interp interp;
   char error[256];
 };
 _Static_assert(sizeof(struct cell_msg) <= PIPE_BUF, "a message is one atomic pipe write");
@@ -202,7 +232,8 @@ static void child_sample(void *ctx, struct cl__cell *c) {
   struct cell_msg m = {.type = MSG_SAMPLE,
                        .rep = c->nsamples - 1,
                        .chunksize = c->chunksize,
-                       .sample = c->samples[c->nsamples - 1]};
+                       .sample = c->samples[c->nsamples - 1],
+                       .interp = c->interp};
   send_msg(*(int *)ctx, &m);
 }
 
@@ -217,7 +248,8 @@ static _Noreturn void child_main(struct cl__cell *c, struct cl_batch *batch,
                        .status = c->status,
                        .chunksize = c->chunksize,
                        .checksum = c->checksum,
-                       .checksum_ok = c->checksum_ok};
+                       .checksum_ok = c->checksum_ok,
+                       .interp = c->interp};
   snprintf(m.error, sizeof m.error, "%s", c->error);
   send_msg(fd, &m);
   close(fd);
@@ -245,6 +277,14 @@ static void where(char *buf, size_t len, const struct cl__cell *c, bool got_end,
     snprintf(buf, len, "during repetition %d of %u", rep_seen + 1, c->reps);
 }
 
+/* Takes the interpreter's description from a message, strings terminated. */
+static void take_interp(struct cl__cell *c, const struct cell_msg *m) {
+  c->interp = m->interp;
+  c->interp.runtime[sizeof c->interp.runtime - 1] = '\0';
+  c->interp.version[sizeof c->interp.version - 1] = '\0';
+  c->interp.implementation[sizeof c->interp.implementation - 1] = '\0';
+}
+
 /* Applies one message from the child to the cell. Returns false on nonsense. */
 static bool apply_msg(struct cl__cell *c, const struct cell_msg *m, struct cl__progress *pg,
                       bool *got_end, int *rep_seen) {
@@ -258,11 +298,13 @@ static bool apply_msg(struct cl__cell *c, const struct cell_msg *m, struct cl__p
     if (m->rep != c->nsamples || c->nsamples >= c->reps) return false;
     c->samples[c->nsamples++] = m->sample;
     c->chunksize = m->chunksize;
+    take_interp(c, m);
     c->checksum = m->sample.checksum;
     return true;
   case MSG_END:
     c->status = m->status;
     c->chunksize = m->chunksize;
+    take_interp(c, m);
     c->checksum = m->checksum;
     c->checksum_ok = m->checksum_ok != 0;
     memcpy(c->error, m->error, sizeof c->error);
@@ -414,6 +456,9 @@ int cl__cell_run(struct cl__cell *c, struct cl_batch *batch, const struct cl__pl
   c->status = 0;
   c->error[0] = '\0';
   c->nsamples = 0;
+  memset(&c->interp, 0, sizeof c->interp);
+  c->interp.startup_s = NAN;
+  c->wake_mean_s = c->wake_max_s = NAN;
   int rc = 0;
   if (o->no_isolate) {
     struct hooks h = {inproc_rep, NULL, inproc_stop, pg};

@@ -94,6 +94,22 @@ struct cl__sample {
   double wall_s, user_s, sys_s;
   long nvcsw, nivcsw, max_rss_kb;
   uint64_t checksum;
+  /* Wakeup latency (struct cl_task's wake_ns / wakes) over the tasks that
+   * measured one: their mean and the largest, NaN when none did (no task
+   * has an IO phase followed by a CPU phase, or the executor does not
+   * measure it); wake_tasks counts them. */
+  double wake_mean_s, wake_max_s;
+  uint32_t wake_tasks;
+};
+
+/* What an outside interpreter (py.*) reported (struct cl_exec_usage);
+ * runtime is "" for every other executor. */
+struct cl__interp {
+  double startup_s;  /* spawn to ready, paid once per cell before timing */
+  char runtime[192]; /* "CPython 3.11.2 (GIL) /usr/bin/python3" */
+  char version[24];  /* "3.11.2" */
+  char implementation[32];
+  uint32_t gil_disabled; /* 1: free-threaded build running without its GIL */
 };
 
 /* One (workload, executor, workers, gil) cell of the plan and its results. */
@@ -118,6 +134,10 @@ struct cl__cell {
   int status;         /* 0 or the CL_E* that failed the cell */
   char error[256];    /* detail for a failed cell */
   unsigned chunksize; /* effective, when the executor reports one */
+  /* Medians over the repetitions of each one's mean and largest wakeup
+   * latency (see cl__sample); NaN when not measured. */
+  double wake_mean_s, wake_max_s;
+  struct cl__interp interp;
 };
 
 struct cl__plan {
@@ -254,5 +274,10 @@ size_t cl__reap_strays(bool all);
 /* Monotonic and wall-clock seconds. */
 double cl__now_s(void);
 double cl__wall_s(void);
+
+/* `conlab lab [N] [options]` (harness/lab.c; argv[0] is "lab"): lists the
+ * lab sheets, or runs sheet N's plans, draws its figures and checks its
+ * expectations for this machine's cores. Returns the exit status. */
+int cl__cmd_lab(int argc, char **argv);
 
 #endif

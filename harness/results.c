@@ -113,7 +113,8 @@ static int fill_summary(FILE *f, const void *arg) {
   const struct cl__plan *plan = arg;
   fputs("workload,kind,executor,workers,gil,tasks,size,delay_s,median_s,ci_low_s,ci_high_s,cv,"
         "noisy,speedup,efficiency,karp_flatt,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,checksum,"
-        "expected,checksum_ok,reps,bind,omp_schedule,chunksize,status,us_per_task,tasks_per_s\n",
+        "expected,checksum_ok,reps,bind,omp_schedule,chunksize,status,us_per_task,tasks_per_s,"
+        "wake_mean_ms,wake_max_ms,startup_s\n",
         f);
   for (size_t i = 0; i < plan->ncells; i++) {
     const struct cl__cell *c = &plan->cells[i];
@@ -144,10 +145,18 @@ static int fill_summary(FILE *f, const void *arg) {
             cl_omp_schedule_name(c->cfg.omp_schedule), c->chunksize, cl__cell_status(c));
     /* The whole cost per task, work included: for noop rows, the overhead. */
     if (have && c->params.tasks && c->wall.median > 0)
-      fprintf(f, "%.6f,%.1f\n", c->wall.median * 1e6 / (double)c->params.tasks,
+      fprintf(f, "%.6f,%.1f,", c->wall.median * 1e6 / (double)c->params.tasks,
               (double)c->params.tasks / c->wall.median);
     else
-      fputs(",\n", f);
+      fputs(",,", f);
+    /* Wakeup latency (empty: not measured) and the interpreter's start-up
+     * (empty for C executors). */
+    num(f, "%.4f", have ? c->wake_mean_s * 1e3 : NAN);
+    fputc(',', f);
+    num(f, "%.4f", have ? c->wake_max_s * 1e3 : NAN);
+    fputc(',', f);
+    num(f, "%.6f", c->interp.runtime[0] ? c->interp.startup_s : NAN);
+    fputc('\n', f);
   }
   return 0;
 }
@@ -156,17 +165,21 @@ static int fill_samples(FILE *f, const void *arg) {
   const struct cl__plan *plan = arg;
   /* tasks and size tell apart the cells of a sweep (and of a suite's parts). */
   fputs("workload,executor,workers,gil,tasks,size,rep,wall_s,user_s,sys_s,nvcsw,nivcsw,max_rss_kb,"
-        "checksum,checksum_ok\n",
+        "checksum,checksum_ok,wake_mean_ms,wake_max_ms\n",
         f);
   for (size_t i = 0; i < plan->ncells; i++) {
     const struct cl__cell *c = &plan->cells[i];
     for (unsigned r = 0; r < c->nsamples; r++) {
       const struct cl__sample *s = &c->samples[r];
-      fprintf(f, "%s,%s,%u,%d,%llu,%llu,%u,%.9f,%.6f,%.6f,%ld,%ld,%ld,%llu,%d\n", c->w->name,
+      fprintf(f, "%s,%s,%u,%d,%llu,%llu,%u,%.9f,%.6f,%.6f,%ld,%ld,%ld,%llu,%d,", c->w->name,
               c->ex->name, c->workers, c->gil, (unsigned long long)c->params.tasks,
               (unsigned long long)c->params.size, r, s->wall_s, s->user_s, s->sys_s, s->nvcsw,
               s->nivcsw, s->max_rss_kb, (unsigned long long)s->checksum,
               s->checksum == c->expected);
+      num(f, "%.4f", s->wake_mean_s * 1e3);
+      fputc(',', f);
+      num(f, "%.4f", s->wake_max_s * 1e3);
+      fputc('\n', f);
     }
   }
   return 0;
@@ -203,6 +216,63 @@ static void iso_time(char *buf, size_t len, double epoch) {
   strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* A number, or null for NaN. */
+static void json_num(FILE *f, const char *fmt, double v) {
+  if (isnan(v) || isinf(v))
+    fputs("null", f);
+  else
+    fprintf(f, fmt, v);
+}
+
+/* "rows": what a summary.csv row cannot hold well, one object per cell in
+ * summary order: the wakeup latency where it was measured and, for the py.*
+ * executors, the interpreter (its start-up is not in median_s). */
+static void json_rows(FILE *f, const struct cl__plan *plan) {
+  fputs("  \"rows\": [", f);
+  for (size_t i = 0; i < plan->ncells; i++) {
+    const struct cl__cell *c = &plan->cells[i];
+    bool have = c->nsamples > 0;
+    fputs(i ? ",\n    {\"workload\": " : "\n    {\"workload\": ", f);
+    cl__json_str(f, c->w->name);
+    fputs(", \"executor\": ", f);
+    cl__json_str(f, c->ex->name);
+    fprintf(f, ", \"workers\": %u, \"gil\": %s, \"tasks\": %llu, \"size\": %llu, \"status\": ",
+            c->workers, c->gil ? "true" : "false", (unsigned long long)c->params.tasks,
+            (unsigned long long)c->params.size);
+    cl__json_str(f, cl__cell_status(c));
+    if (have && !isnan(c->wake_mean_s)) {
+      fputs(",\n     \"wakeup_latency\": {\"mean_ms\": ", f);
+      json_num(f, "%.4f", c->wake_mean_s * 1e3);
+      fputs(", \"max_ms\": ", f);
+      json_num(f, "%.4f", c->wake_max_s * 1e3);
+      fputs(", \"per_rep_mean_ms\": [", f);
+      for (unsigned r = 0; r < c->nsamples; r++) {
+        if (r) fputs(", ", f);
+        json_num(f, "%.4f", c->samples[r].wake_mean_s * 1e3);
+      }
+      fprintf(f, "], \"tasks\": %u", c->samples[c->nsamples - 1].wake_tasks);
+      if (c->gil)
+        fprintf(f, ", \"switch_interval_ms\": %.3f",
+                (c->cfg.switch_interval_ns ? c->cfg.switch_interval_ns : 5000000) / 1e6);
+      fputs("}", f);
+    }
+    if (c->interp.runtime[0]) {
+      fputs(",\n     \"interpreter\": {\"startup_s\": ", f);
+      json_num(f, "%.6f", c->interp.startup_s);
+      fputs(", \"implementation\": ", f);
+      cl__json_str(f, c->interp.implementation);
+      fputs(", \"python_version\": ", f);
+      cl__json_str(f, c->interp.version);
+      /* false only on a free-threaded build running without its GIL */
+      fprintf(f, ", \"gil_enabled\": %s, \"runtime\": ", c->interp.gil_disabled ? "false" : "true");
+      cl__json_str(f, c->interp.runtime);
+      fputs("}", f);
+    }
+    fputs("}", f);
+  }
+  fputs(plan->ncells ? "\n  ]" : "]", f);
+}
+
 static int fill_json(FILE *f, const void *arg) {
   const struct json_arg *a = arg;
   char ts[32];
@@ -236,6 +306,8 @@ static int fill_json(FILE *f, const void *arg) {
   cl__json_str(f, bind);
   fputs(",\n", f);
   cl__machine_json(f, "  ", a->o->exec.topo, a->ri);
+  fputs(",\n", f);
+  json_rows(f, a->plan);
   fputs("\n}\n", f);
   return 0;
 }

@@ -58,6 +58,15 @@ static void summarize_cell(struct cl__cell *c) {
   c->max_rss_kb = 0;
   for (unsigned i = 0; i < c->nsamples; i++)
     if (c->samples[i].max_rss_kb > c->max_rss_kb) c->max_rss_kb = c->samples[i].max_rss_kb;
+  /* Wakeup latencies: medians over the repetitions that measured one. */
+  size_t n = 0;
+  for (unsigned i = 0; i < c->nsamples; i++)
+    if (!isnan(c->samples[i].wake_mean_s)) v[n++] = c->samples[i].wake_mean_s;
+  c->wake_mean_s = n ? cl_median(v, n, scratch) : NAN;
+  n = 0;
+  for (unsigned i = 0; i < c->nsamples; i++)
+    if (!isnan(c->samples[i].wake_max_s)) v[n++] = c->samples[i].wake_max_s;
+  c->wake_max_s = n ? cl_median(v, n, scratch) : NAN;
 }
 
 /* Speedups of cells [from, to) against their group's sequential cell; the

@@ -28,6 +28,25 @@ static const struct cl__suite story_python = {
     .quick_nsizes = 1,
 };
 
+/* The convoy probe's CPython rows: CPython's own GIL (switch interval
+ * 5 ms, sys.getswitchinterval()) on a Python-sized task list. Task 0 must
+ * outlast the wakeups: 6,000,000 integers are about 0.2 s in CPython, 20
+ * wakeups of 1 ms + 5 ms about 0.12 s. */
+static const struct cl__suite probe_python = {
+    .name = "probe.python",
+    .summary = "the convoy probe's CPython rows",
+    .workloads = "probe.convoy",
+    .executors = "py.sequential,py.threads,py.thread_pool",
+    .reps = 3,
+    .warmup = 1,
+    .tasks = 21,
+    .quick_tasks = 11,
+    .sizes = {6000000},
+    .nsizes = 1,
+    .quick_sizes = {3000000},
+    .quick_nsizes = 1,
+};
+
 /* The story suite is what `make run` shows: CPU-bound and I/O-bound work under
  * every executor over the automatic worker list. */
 static const struct cl__suite suites[] = {
@@ -74,6 +93,18 @@ static const struct cl__suite suites[] = {
      .quick_sizes = {3000, 30000, 300000},
      .quick_nsizes = 3,
      .micro = "overhead"},
+    /* The convoy effect (issue 6): wakeups beside one CPU-bound task, with
+     * and without the emulated GIL (--switch-interval sets its interval),
+     * then CPython's real GIL; summary.csv wake_mean_ms / wake_max_ms. */
+    {.name = "probe",
+     .summary = "convoy probe: I/O wakeup latency beside a CPU-bound thread, with and without "
+                "the GIL, C and CPython (~20 s)",
+     .workloads = "probe.convoy",
+     .executors = "threads,thread_pool",
+     .reps = 3,
+     .warmup = 1,
+     .gil = true,
+     .also = &probe_python},
     /* Side by side with OpenMP and libuv (peers.csv). */
     {.name = "peers",
      .summary = "conlab against OpenMP (dynamic schedule) and libuv, measured in the same run",

@@ -157,35 +157,64 @@ def kernel_run(op, a, b, md):
 # index in the batch (which IO tokens hash) and its phases (kind, op, a, b).
 
 
+class Wakeups:
+    """The wakeup latency of one task, as struct cl_task's wakes and wake_ns:
+    the time from the end of a sleep (its deadline) to the start of the CPU
+    phase right after it; on the real GIL it includes the wait to take the
+    GIL back (the convoy effect)."""
+
+    __slots__ = ("count", "total_ns", "due_ns")
+
+    def __init__(self):
+        self.count = self.total_ns = 0
+        self.due_ns = None
+
+    def sleeping(self, ns):
+        self.due_ns = time.perf_counter_ns() + ns
+
+    def cpu(self):
+        if self.due_ns is not None:
+            self.total_ns += max(0, time.perf_counter_ns() - self.due_ns)
+            self.count += 1
+            self.due_ns = None
+
+
 def run_task_blocking(md, task):
     """Runs a task on the calling thread, sleeping through IO phases. Returns
-    (pos, result, who) where `who` tells apart threads and processes."""
+    (pos, result, who, wakes, wake_ns) where `who` tells apart threads and
+    processes."""
     pos, index, phases = task
     result = 0
+    wk = Wakeups()
     for kind, op, a, b in phases:
         if kind == PHASE_CPU:
+            wk.cpu()
             result += kernel_run(op, a, b, md)
         elif op == IO_SLEEP:
+            wk.sleeping(a)
             time.sleep(a / 1e9)  # releases the GIL (seed ex. 66)
             result += io_token(index, op, a, b)
         else:
             raise ValueError("IO kind %d has no Python port" % op)
-    return pos, result & MASK, (os.getpid(), threading.get_ident())
+    return pos, result & MASK, (os.getpid(), threading.get_ident()), wk.count, wk.total_ns
 
 
 async def run_task_async(md, task):
     """The same task as a coroutine: IO phases yield to the event loop."""
     pos, index, phases = task
     result = 0
+    wk = Wakeups()
     for kind, op, a, b in phases:
         if kind == PHASE_CPU:
+            wk.cpu()
             result += kernel_run(op, a, b, md)
         elif op == IO_SLEEP:
+            wk.sleeping(a)
             await asyncio.sleep(a / 1e9)  # yields control (seed ex. 59)
             result += io_token(index, op, a, b)
         else:
             raise ValueError("IO kind %d has no Python port" % op)
-    return pos, result & MASK, 0
+    return pos, result & MASK, 0, wk.count, wk.total_ns
 
 
 class BatchError(Exception):
@@ -203,7 +232,8 @@ def dense_ids(results):
     """Replaces each result's `who` by a small worker number, in order of
     first appearance."""
     ids = {}
-    return [(pos, result, ids.setdefault(who, len(ids))) for pos, result, who in results]
+    return [(pos, result, ids.setdefault(who, len(ids)), wakes, wake_ns)
+            for pos, result, who, wakes, wake_ns in results]
 
 
 class Runner:
@@ -252,10 +282,11 @@ class Runner:
         return self.pool_pids if self.pool is not None else ()
 
     def run(self, tasks, md):
-        """Runs the batch; returns [(pos, result, worker)] in any order."""
+        """Runs the batch; returns [(pos, result, worker, wakes, wake_ns)] in
+        any order."""
         fn = functools.partial(run_task_blocking, md)
         if self.pattern == "sequential":
-            return [(pos, result, 0) for pos, result, _ in map(fn, tasks)]
+            return [(pos, result, 0, wakes, wake_ns) for pos, result, _, wakes, wake_ns in map(fn, tasks)]
         if self.pattern == "threads":
             return self._threads(tasks, fn)
         if self.pattern == "thread_pool":
@@ -270,8 +301,8 @@ class Runner:
 
         def target(slot, task):
             try:
-                pos, result, _ = fn(task)
-                results[slot] = (pos, result, slot)
+                pos, result, _, wakes, wake_ns = fn(task)
+                results[slot] = (pos, result, slot, wakes, wake_ns)
             except Exception as e:  # reported once the threads are joined
                 errors.append("task %d: %s: %s" % (task[1], type(e).__name__, e))
 
@@ -507,7 +538,7 @@ def serve(fd, pattern, workers, chunksize):
                     runner.effective_chunk,
                 )
             ]
-            out.extend("%d %d %d\n" % r for r in results)
+            out.extend("%d %d %d %d %d\n" % r for r in results)
             send("".join(out))
     except (EOFError, BrokenPipeError):
         pass

@@ -14,3 +14,17 @@ if(CL_PYTHON3)
 endif()
 cl_test(test_python_missing SOURCES test_python_missing.c LABELS unit TIMEOUT 30)
 cl_test(test_gil_story_convoy SOURCES test_gil_story_convoy.c LABELS slow TIMEOUT 120)
+# Wakeup latency (struct cl_task wakes/wake_ns) in every C executor.
+cl_test(test_wake SOURCES test_wake.c LABELS unit TIMEOUT 60)
+# `conlab run` reports the convoy probe's wakeup latency (summary.csv
+# wake_mean_ms/wake_max_ms, samples.csv, run.json) and the py.* rows'
+# interpreter start-up and runtime (startup_s, run.json "interpreter").
+if(CL_PYTHON3)
+  add_test(NAME test_convoy_run
+    COMMAND ${CL_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/test_convoy_run.py $<TARGET_FILE:conlab>)
+  set_tests_properties(test_convoy_run PROPERTIES TIMEOUT 300 LABELS integration)
+  add_test(NAME test_python_startup
+    COMMAND ${CL_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/test_convoy_run.py $<TARGET_FILE:conlab>
+            --python)
+  set_tests_properties(test_python_startup PROPERTIES TIMEOUT 300 LABELS integration)
+endif()

@@ -74,6 +74,11 @@ static void check_run(const char *name, const struct cl_executor_ops *ops, struc
       const struct cl_task *t = &b->tasks[i];
       if (t->status || t->pc != t->nphases) bad++;
       if ((ops->flags & CL_EXEC_PARALLEL) && t->worker >= workers) bad++;
+      /* The runner measures every IO-to-CPU wakeup, as the C executors do. */
+      uint32_t want = 0;
+      for (uint32_t k = 0; k + 1 < t->nphases; k++)
+        want += t->phase[k].kind == CL_PHASE_IO && t->phase[k + 1].kind == CL_PHASE_CPU;
+      if (t->wakes != want || (!want && t->wake_ns) || t->wake_ns > 10000000000ull) bad++;
     }
     CL_T_REPORT(bad == 0, "%s on %s: %u task problems", ops->name, name, bad);
   }
@@ -82,6 +87,8 @@ static void check_run(const char *name, const struct cl_executor_ops *ops, struc
   CHECK_EQ_INT(ops->usage(ex, &u), 0);
   CHECK(u.startup_s > 0 && u.startup_s < 60);
   CHECK(u.runtime != NULL && strstr(u.runtime, "3.") != NULL);
+  CHECK(u.version != NULL && strncmp(u.version, "3.", 2) == 0 && strstr(u.runtime, u.version));
+  CHECK(u.implementation != NULL && strstr(u.runtime, u.implementation) == u.runtime);
   CHECK(u.user_s >= 0 && u.sys_s >= 0);
 }
 
@@ -195,6 +202,9 @@ static void test_bad_runners(void) {
     ex->ops->usage(ex, &u);
     CL_T_REPORT(u.runtime && strstr(u.runtime, "CPython 3.13.0 (free-threaded, GIL disabled)"),
                 "runtime \"%s\"", u.runtime ? u.runtime : "(null)");
+    CHECK(u.gil_disabled);
+    CHECK_STR(u.version, "3.13.0");
+    CHECK_STR(u.implementation, "CPython");
     ex->ops->destroy(ex);
   }
 
@@ -211,6 +221,8 @@ static void test_bad_runners(void) {
     struct cl_exec_usage u;
     ex->ops->usage(ex, &u);
     CHECK(u.runtime && strstr(u.runtime, "CPython 3.99.0 (GIL) /fake/python"));
+    CHECK(!u.gil_disabled);
+    CHECK_STR(u.version, "3.99.0");
     struct cl_workload_params p = {.tasks = 3};
     struct cl_batch b;
     if (cl_workload_build(cl_workload_find("noop"), &p, &b) == 0) {

@@ -154,9 +154,15 @@ class Protocol(unittest.TestCase):
                 for _ in range(2):
                     head, rows = self.run_batch(server, TASKS, MD)
                     for pos, (row, (index, phases)) in enumerate(zip(rows, TASKS)):
+                        self.assertEqual(len(row), 5, row)
                         self.assertEqual(int(row[0]), pos)
                         self.assertEqual(int(row[1]), expected(index, phases, MD))
                         self.assertLess(int(row[2]), len(TASKS) if pattern == "threads" else 2)
+                        # WAKES WAKE_NS: one wakeup per IO phase followed by a CPU phase.
+                        wakes = sum(1 for a, b in zip(phases, phases[1:])
+                                    if a[0] == ref.PHASE_IO and b[0] == ref.PHASE_CPU)
+                        self.assertEqual(int(row[3]), wakes, row)
+                        self.assertTrue(0 <= int(row[4]) < 10**10 and (wakes or int(row[4]) == 0), row)
                 head, rows = self.run_batch(server, [])
                 self.assertEqual(rows, [])
                 self.assertEqual(server.close(), 0)

@@ -17,6 +17,9 @@ void cl_batch_reset(struct cl_batch *b) {
     t->worker = 0;
     t->status = 0;
     t->result = 0;
+    t->wakes = 0;
+    t->wake_ns = 0;
+    t->io_end_ns = 0;
   }
   b->self_timed_ns = 0;
 }

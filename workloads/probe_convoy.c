@@ -9,7 +9,9 @@
  * other task waits `delay` and then runs an empty CPU phase, so under a GIL
  * each of its wakeups has to take the lock back from task 0, which a waiter
  * gets only after the switch interval (the convoy effect). Without a GIL the
- * wakeup runs at once. Task i >= 1 returns token(i) + i. */
+ * wakeup runs at once. Task i >= 1 returns token(i) + i. Every executor
+ * measures each wakeup (struct cl_task wake_ns) and the harness reports it
+ * (summary.csv wake_mean_ms, wake_max_ms; `conlab run --suite probe`). */
 static int build(struct cl_workload_params *p, struct cl_batch *out) {
   if (p->tasks < 2)
     return cl_error_set(CL_ERANGE,
@@ -36,8 +38,8 @@ static int build(struct cl_workload_params *p, struct cl_batch *out) {
 const struct cl_workload cl__wl_probe_convoy = {
     .name = "probe.convoy",
     .kind = "probe",
-    .summary = "convoy effect: wakeups beside one CPU-bound task (run with --gil; "
-               "tests/test_gil_story_convoy measures the latency)",
+    .summary = "convoy effect: wakeups beside one CPU-bound task (run with --gil; summary.csv "
+               "wake_mean_ms/wake_max_ms: the wakeup latency)",
     .size_doc = "integers squared by the CPU-bound task 0 (about 0.3 ns each); every other task "
                 "waits --delay, then runs an empty CPU phase",
     .default_tasks = 21,

@@ -56,6 +56,13 @@ struct cl_exec_usage {
    * the string lives until destroy. */
   double startup_s;
   const char *runtime;
+  /* External interpreters, else NULL and false: the version alone ("3.11.7")
+   * and the implementation ("CPython"), strings that live until destroy, and
+   * whether the interpreter runs without its GIL (a free-threaded build with
+   * sys._is_gil_enabled() false). */
+  const char *version;
+  const char *implementation;
+  bool gil_disabled;
 };
 
 /* Flags describing an executor. */
@@ -112,13 +119,17 @@ int cl_executor_run_once(const struct cl_executor_ops *ops, const struct cl_exec
 /* The phase interpreter. Runs every remaining phase of `t`, blocking the
  * calling thread during IO phases. With `gil` non-NULL the thread holds the
  * GIL through CPU phases and drops it around IO phases. Sets t->result and
- * t->status. */
+ * t->status, and adds to t->wake_ns / t->wakes the time from the end of each
+ * IO phase to the start of the CPU phase after it (the GIL wait included). */
 void cl_task_run_blocking(struct cl_task *t, const struct cl_batch *b, struct cl_gil *gil);
 
 /* Runs CPU phases from t->pc until an IO phase or the end. Returns the index
  * of the IO phase now due (t->pc points at it) or -1 when the task is done.
  * The caller performs the IO, adds cl_io_token() to t->result (or sets
- * t->status) and advances t->pc before calling again. */
+ * t->status), advances t->pc and, to have the wakeup latency measured, sets
+ * t->io_end_ns to the CLOCK_MONOTONIC time the IO ended before calling again:
+ * when the next phase is a CPU phase, the call then adds the time since
+ * io_end_ns to t->wake_ns, counts it in t->wakes, and clears io_end_ns. */
 int cl_task_step(struct cl_task *t, const struct cl_batch *b);
 
 /* Performs one IO phase by blocking the calling thread. Returns 0 or CL_E*. */

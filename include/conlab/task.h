@@ -37,9 +37,24 @@ struct cl_task {
   uint32_t pc;      /* next phase to run (used by stepping interpreters) */
   uint32_t worker;  /* which worker ran it, for imbalance reports */
   int32_t status;   /* 0 or a CL_E* code */
-  uint32_t pad_;
-  uint64_t result; /* wrapping sum of the phase results */
+  uint32_t wakes;   /* wakeups measured in wake_ns (see below) */
+  uint64_t result;  /* wrapping sum of the phase results */
   struct cl_phase phase[CL_TASK_MAX_PHASES];
+  /* Wakeup latency: the total time from the end of an IO phase to the start
+   * of the CPU phase right after it, over `wakes` such wakeups. Under the
+   * emulated GIL it includes the wait to take the lock back (the convoy
+   * effect). The end of a sleep is its deadline, the end of a network
+   * request the moment its reply was read. Filled by cl_task_step() (and so by
+   * cl_task_run_blocking() and every executor built on them) and carried
+   * back by the process pool and the py.* executors; both stay 0 for a task
+   * with no IO phase followed by a CPU phase, or when the executor does not
+   * measure it. */
+  uint64_t wake_ns;
+  /* The CLOCK_MONOTONIC time, in nanoseconds, at which the IO phase just
+   * performed ended, or 0. Set by whoever performs an IO phase before
+   * calling cl_task_step() again; cl_task_step() charges the wait and
+   * clears it. */
+  uint64_t io_end_ns;
 };
 
 /* Where IO phases go. Filled by the workload that needs it. */
@@ -68,7 +83,8 @@ struct cl_batch {
 /* Wrapping sum of task results. */
 uint64_t cl_batch_checksum(const struct cl_batch *b);
 
-/* Clears results, status, pc and worker of every task before a repetition. */
+/* Clears results, status, pc, worker and the wakeup fields (wakes, wake_ns,
+ * io_end_ns) of every task before a repetition. */
 void cl_batch_reset(struct cl_batch *b);
 
 /* First task status that is not 0, or 0. */
