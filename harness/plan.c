@@ -267,35 +267,39 @@ void cl__plan_free(struct cl__plan *plan) {
   plan->ncells = 0;
 }
 
-/* A suite may chain a further part with its own task list (suite->also);
- * its cells follow the first part's, each group with its own baseline. */
+/* A suite may chain further parts, each with its own task list
+ * (suite->also, its ->also, and so on); their cells follow the first part's
+ * in chain order, each group with its own baseline. */
 int cl__plan_build(const struct cl__options *o, struct cl__plan *plan) {
   int rc = plan_build_part(o, plan);
-  const struct cl__suite *also = o->suite ? o->suite->also : NULL;
-  if (rc >= 0 || !also || o->workloads.n || o->executors.n) return rc;
-  struct cl__options part = *o;
-  part.suite = also;
-  part.gil = also->gil;
-  part.ntasks = 0;
-  uint64_t t = o->quick ? also->quick_tasks : also->tasks;
-  if (t) part.tasks[part.ntasks++] = t;
-  part.nsizes = o->quick ? also->quick_nsizes : also->nsizes;
-  memcpy(part.size, o->quick ? also->quick_sizes : also->sizes, part.nsizes * sizeof part.size[0]);
-  struct cl__plan more;
-  rc = plan_build_part(&part, &more);
-  if (rc >= 0) {
-    cl__plan_free(plan);
-    return rc;
+  if (rc >= 0 || !o->suite || o->workloads.n || o->executors.n) return rc;
+  for (const struct cl__suite *also = o->suite->also; also; also = also->also) {
+    struct cl__options part = *o;
+    part.suite = also;
+    part.gil = also->gil;
+    part.ntasks = 0;
+    uint64_t t = o->quick ? also->quick_tasks : also->tasks;
+    if (t) part.tasks[part.ntasks++] = t;
+    part.nsizes = o->quick ? also->quick_nsizes : also->nsizes;
+    memcpy(part.size, o->quick ? also->quick_sizes : also->sizes,
+           part.nsizes * sizeof part.size[0]);
+    struct cl__plan more;
+    rc = plan_build_part(&part, &more);
+    if (rc >= 0) {
+      cl__plan_free(plan);
+      return rc;
+    }
+    if (!more.ncells) continue;
+    struct cl__cell *cells = realloc(plan->cells, (plan->ncells + more.ncells) * sizeof *cells);
+    if (!cells) {
+      cl__plan_free(&more);
+      cl__plan_free(plan);
+      return CL__EXIT_FAILED;
+    }
+    memcpy(cells + plan->ncells, more.cells, more.ncells * sizeof *cells);
+    plan->cells = cells;
+    plan->ncells += more.ncells;
+    free(more.cells); /* the samples now belong to plan's cells */
   }
-  struct cl__cell *cells = realloc(plan->cells, (plan->ncells + more.ncells) * sizeof *cells);
-  if (!cells) {
-    cl__plan_free(&more);
-    cl__plan_free(plan);
-    return CL__EXIT_FAILED;
-  }
-  memcpy(cells + plan->ncells, more.cells, more.ncells * sizeof *cells);
-  plan->cells = cells;
-  plan->ncells += more.ncells;
-  free(more.cells); /* the samples now belong to plan's cells */
   return -1;
 }

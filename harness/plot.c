@@ -21,7 +21,7 @@
 #endif
 
 const char *const cl__figure_names[CL__NFIGURES] = {"story", "speedup", "granularity",
-                                                    "io_concurrency"};
+                                                    "io_concurrency", "convoy"};
 
 /* Palette indices into common.gp's `palette` (1-based). */
 enum {
@@ -56,6 +56,7 @@ struct series {
 
 struct panel {
   char title[192];
+  char kind[16];       /* "" (speedup bars or curves) or "convoy" (wakeup latency bars) */
   size_t first, count; /* series [first, first + count), flat ones last */
   double xmin, xmax, ymin, ymax, f, extra;
   bool ylog;
@@ -64,6 +65,7 @@ struct panel {
 
 struct figure {
   const char *name;
+  double switch_ms; /* the emulated GIL's switch interval (ms), for the convoy */
   struct panel panels[MAX_PANELS];
   size_t np;
   struct series *series;
@@ -169,6 +171,12 @@ static const char *workload_kind(const struct cl__summary_csv *s, const char *w)
   return "";
 }
 
+/* Probes measure something other than speedup (the convoy's wakeup
+ * latency): the speedup and granularity figures leave them out. */
+static bool is_probe(const struct cl__summary_csv *s, const char *w) {
+  return strcmp(workload_kind(s, w), "probe") == 0;
+}
+
 static void panel_title(char *buf, size_t len, const struct cl__summary_csv *s, const char *w,
                         uint64_t tasks, uint64_t size) {
   const char *kind = workload_kind(s, w);
@@ -222,7 +230,7 @@ static int build_speedup(const struct cl__summary_csv *s, unsigned cores, struct
     uint64_t tasks = 0, size = 0;
     cl__main_group(s, ws[wi], &tasks, &size);
     const struct cl__srow *base = cl__baseline_row(s, ws[wi], tasks, size);
-    if (!base) continue;
+    if (!base || is_probe(s, ws[wi])) continue;
     struct panel *p = &fg->panels[fg->np];
     memset(p, 0, sizeof *p);
     p->first = fg->ns;
@@ -313,7 +321,10 @@ static const char *pick_workload(const struct cl__summary_csv *s, const char *pr
   return NULL;
 }
 
-/* Figure 2: the story, a CPU-bound and an I/O-bound panel of bars. */
+static int convoy_panel(const struct cl__summary_csv *s, struct figure *fg);
+
+/* Figure 2: the story, a CPU-bound and an I/O-bound panel of bars, and the
+ * convoy's wakeup latency when the run measured it. */
 static int build_story(const struct cl__summary_csv *s, unsigned cores, struct figure *fg) {
   (void)cores;
   const char *ex[MAX_EXECS];
@@ -370,6 +381,16 @@ static int build_story(const struct cl__summary_csv *s, unsigned cores, struct f
     p->ymax = p->ylog ? p->ymax * pow(p->ymax / p->ymin, 0.45) : fmax(p->ymax * 1.55, 1.6);
     fg->np++;
   }
+  /* The convoy beside them, when the run measured it. */
+  if (!fg->np) return 0;
+  size_t np = fg->np;
+  int err = convoy_panel(s, fg);
+  if (err || fg->np == np) return err;
+  struct panel *p = &fg->panels[np];
+  snprintf(p->title, sizeof p->title, "Convoy: %s", cl__convoy_workload(s));
+  /* Room above the whiskers for the upright labels and the group names. */
+  for (size_t i = p->first; i < p->first + p->count; i++)
+    p->ymax = fmax(p->ymax, fg->series[i].pts[0].hi * 10);
   return 0;
 }
 
@@ -411,7 +432,7 @@ static int build_granularity(const struct cl__summary_csv *s, unsigned cores, st
   for (size_t wi = 0; wi < nw && fg->np < MAX_PANELS; wi++) {
     uint64_t sizes[CL__MAX_SWEEP * 4];
     size_t nz = distinct(s, ws[wi], false, 0, sizes, sizeof sizes / sizeof sizes[0]);
-    if (nz < 2) continue;
+    if (nz < 2 || is_probe(s, ws[wi])) continue;
     struct panel *p = &fg->panels[fg->np];
     memset(p, 0, sizeof *p);
     p->first = fg->ns;
@@ -522,6 +543,67 @@ static int build_io(const struct cl__summary_csv *s, unsigned cores, struct figu
   return 0;
 }
 
+/* The convoy panel: a bar per row of cl__convoy_rows, its mean wakeup
+ * latency (ms) with a whisker up to the largest; pf is the switch interval
+ * drawn across it, pextra CPython's when that differs. No panel without rows. */
+static int convoy_panel(const struct cl__summary_csv *s, struct figure *fg) {
+  const struct cl__srow *rows[MAX_EXECS * 2];
+  size_t n = cl__convoy_rows(s, rows, sizeof rows / sizeof rows[0]);
+  if (!n || fg->np == MAX_PANELS) return 0;
+  struct panel *p = &fg->panels[fg->np];
+  memset(p, 0, sizeof *p);
+  snprintf(p->kind, sizeof p->kind, "convoy");
+  p->first = fg->ns;
+  p->f = isfinite(fg->switch_ms) ? fg->switch_ms : 5.0;
+  p->extra = NAN;
+  double lo = INFINITY, hi = 0;
+  for (size_t i = 0; i < n; i++) {
+    const struct cl__srow *r = rows[i];
+    struct series *se = add_series(fg);
+    if (!se) return cl_error_set(CL_ENOMEM, "plot data");
+    snprintf(se->title, sizeof se->title, "%s%s", r->executor, r->gil ? " + GIL" : "");
+    if (is_baseline(r->executor))
+      snprintf(se->note, sizeof se->note, "one at a time");
+    else if (!cl__executor_fixed(r->executor))
+      snprintf(se->note, sizeof se->note, "%u worker%s", r->workers, r->workers == 1 ? "" : "s");
+    se->color = exec_color(r->executor);
+    se->variant = exec_variant(r->executor, r->gil);
+    /* CPython keeps its own interval (5 ms unless the program sets one). */
+    if (se->variant == VAR_PY && fabs(p->f - 5.0) > 1e-6) p->extra = 5.0;
+    struct pt q = {(double)(i + 1), r->wake_mean_ms, r->wake_mean_ms, r->wake_max_ms, NAN};
+    int err = add_pt(se, q);
+    if (err) return err;
+    if (r->wake_mean_ms > 0) lo = fmin(lo, r->wake_mean_ms);
+    hi = fmax(hi, r->wake_max_ms);
+  }
+  p->count = n;
+  const struct cl__srow *r0 = rows[0];
+  char delay[32] = "";
+  if (isfinite(r0->delay_s) && r0->delay_s > 0) {
+    cl__fmt_duration(delay, sizeof delay, r0->delay_s);
+    snprintf(p->title, sizeof p->title,
+             "%s: %llu I/O tasks wake after %s beside one CPU-bound task", r0->workload,
+             (unsigned long long)(r0->tasks ? r0->tasks - 1 : 0), delay);
+  } else {
+    snprintf(p->title, sizeof p->title, "%s: I/O tasks wake beside one CPU-bound task",
+             r0->workload);
+  }
+  p->xmin = 0.4;
+  p->xmax = (double)n + 0.6;
+  /* 0.05 ms to 50 ms unless the data reach beyond; room above for labels. */
+  p->ylog = true;
+  p->ymin = fmin(0.05, lo / 1.6);
+  p->ymax = fmax(50.0, fmax(hi, p->f) * 4);
+  fg->np++;
+  return 0;
+}
+
+/* Figure 5: the convoy, a bar per row. */
+static int build_convoy(const struct cl__summary_csv *s, unsigned cores, struct figure *fg) {
+  (void)cores;
+  return convoy_panel(s, fg);
+}
+
 /* ---- Writing the data (.dat) and variables (.vars) files. ---- */
 
 static void gp_str(FILE *f, const char *s) {
@@ -575,8 +657,9 @@ static int fill_vars(FILE *f, const void *arg) {
           "# Panels p = 1..np show series first[p] .. first[p] + count[p] - 1.\n",
           fg->name, fg->name);
   fprintf(f, "np = %zu\nns = %zu\n", fg->np, fg->ns);
-  static const char *const pnames[] = {"ptitle", "first", "count", "flat_from", "xmin",   "xmax",
-                                       "ymin",   "ymax",  "ylog",  "pf",        "pfnote", "pextra"};
+  static const char *const pnames[] = {"ptitle", "first",  "count", "flat_from", "xmin",
+                                       "xmax",   "ymin",   "ymax",  "ylog",      "pf",
+                                       "pfnote", "pextra", "pkind"};
   for (size_t k = 0; k < sizeof pnames / sizeof pnames[0]; k++)
     VAR_ARRAY(f, pnames[k], fg->np);
   for (size_t i = 0; i < fg->np; i++) {
@@ -596,6 +679,8 @@ static int fill_vars(FILE *f, const void *arg) {
     }
     fprintf(f, "\npfnote[%zu] = ", i + 1);
     gp_str(f, p->fnote);
+    fprintf(f, "; pkind[%zu] = ", i + 1);
+    gp_str(f, p->kind);
     fputc('\n', f);
   }
   static const char *const snames[] = {"stitle", "snote", "scolor", "svariant",
@@ -756,7 +841,7 @@ typedef int (*build_fn)(const struct cl__summary_csv *s, unsigned cores, struct 
 
 /* Builders in cl__figure_names order. */
 static const build_fn builders[CL__NFIGURES] = {build_story, build_speedup, build_granularity,
-                                                build_io};
+                                                build_io, build_convoy};
 
 int cl__plot_run_dir(const char *dir, FILE *msg) {
   struct cl__summary_csv s;
@@ -784,6 +869,7 @@ int cl__plot_run_dir(const char *dir, FILE *msg) {
     struct figure fg;
     memset(&fg, 0, sizeof fg);
     fg.name = cl__figure_names[i];
+    fg.switch_ms = m.switch_interval_ms;
     char dat[80], vars[80];
     snprintf(dat, sizeof dat, "%s.dat", fg.name);
     snprintf(vars, sizeof vars, "%s.vars", fg.name);

@@ -16,6 +16,9 @@ struct cl__srow {
   uint64_t tasks, size;
   double delay_s, median_s, ci_low_s, ci_high_s, cv;
   double speedup, efficiency, karp_flatt, max_rss_kb;
+  /* Wakeup latency (the convoy probe): medians over the repetitions of each
+   * one's mean and largest, in ms; NaN where not measured. */
+  double wake_mean_ms, wake_max_ms;
   bool checksum_ok;
   bool ok; /* status "ok" (or no status column) and a median */
   /* py.* rows: the py.sequential median their speedup was rebased on, or NaN
@@ -48,6 +51,9 @@ struct cl__run_meta {
   char loadavg[64];
   char compiler[96], build_type[48], flags[256];
   char environment[512]; /* "NAME=value, ..." for the variables that were set */
+  /* The emulated GIL's switch interval in ms, from the rows' wakeup latency;
+   * NaN when run.json names none. */
+  double switch_interval_ms;
 };
 
 /* Reads DIR/run.json (a missing or odd file leaves have_json false and the
@@ -104,8 +110,19 @@ bool cl__executor_all_in_flight(const char *name);
 const struct cl__srow *cl__story_row(const struct cl__summary_csv *s, const char *workload,
                                      const char *executor, bool gil, uint64_t tasks, uint64_t size);
 
+/* The convoy probe's workload: probe.convoy, else the first workload of
+ * kind "probe" with a wakeup latency; NULL when the run has none. */
+const char *cl__convoy_workload(const struct cl__summary_csv *s);
+
+/* The convoy figure's and the report's rows of that workload, in their
+ * order: C without the GIL, C under the emulated GIL, then CPython; per
+ * executor (and GIL) one row with a wakeup latency, the one with the most
+ * workers (the C rows from the workload's main group, the py.* rows from
+ * any). Fills out[] (at most max) and returns the count, 0 without one. */
+size_t cl__convoy_rows(const struct cl__summary_csv *s, const struct cl__srow **out, size_t max);
+
 /* The figures, in report order: plots/NAME.gp draws plots/NAME.png and .svg. */
-#define CL__NFIGURES 4
+#define CL__NFIGURES 5
 extern const char *const cl__figure_names[CL__NFIGURES];
 
 /* Whether a row beats sequential: at least 10% faster, with the whole 95%

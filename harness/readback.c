@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conlab/error.h"
+#include "conlab/parse.h"
 #include "harness/harness.h"
 #include "harness/plot.h"
 
@@ -30,13 +31,16 @@ enum col {
   C_MAX_RSS,
   C_CHECKSUM_OK,
   C_STATUS,
+  C_WAKE_MEAN,
+  C_WAKE_MAX,
   C__COUNT
 };
 
 static const char *const col_names[C__COUNT] = {
-    "workload", "kind",       "executor",   "workers",    "gil",         "tasks",
-    "size",     "delay_s",    "median_s",   "ci_low_s",   "ci_high_s",   "cv",
-    "speedup",  "efficiency", "karp_flatt", "max_rss_kb", "checksum_ok", "status"};
+    "workload",   "kind",        "executor", "workers",      "gil",
+    "tasks",      "size",        "delay_s",  "median_s",     "ci_low_s",
+    "ci_high_s",  "cv",          "speedup",  "efficiency",   "karp_flatt",
+    "max_rss_kb", "checksum_ok", "status",   "wake_mean_ms", "wake_max_ms"};
 
 /* Splits a CSV line in place at commas (conlab never quotes fields). */
 static size_t split(char *line, char **fields, size_t max) {
@@ -92,6 +96,11 @@ static void parse_row(struct cl__srow *r, char **f, size_t nf, const int *idx) {
   r->efficiency = field_num(f, nf, idx, C_EFFICIENCY);
   r->karp_flatt = field_num(f, nf, idx, C_KARP_FLATT);
   r->max_rss_kb = field_num(f, nf, idx, C_MAX_RSS);
+  r->wake_mean_ms = field_num(f, nf, idx, C_WAKE_MEAN);
+  r->wake_max_ms = field_num(f, nf, idx, C_WAKE_MAX);
+  if (!isfinite(r->wake_mean_ms) || !isfinite(r->wake_max_ms) || r->wake_mean_ms < 0 ||
+      r->wake_max_ms < r->wake_mean_ms)
+    r->wake_mean_ms = r->wake_max_ms = NAN; /* both, consistent, or neither */
   double ok = field_num(f, nf, idx, C_CHECKSUM_OK);
   r->checksum_ok = idx[C_CHECKSUM_OK] < 0 || (isfinite(ok) && ok != 0);
   bool status_ok = idx[C_STATUS] < 0 || strcmp(r->status, "ok") == 0;
@@ -290,6 +299,23 @@ static void json_environment(const char *text, char *buf, size_t len) {
   }
 }
 
+/* The value of --switch-interval in a command line, in ms, or NaN. */
+static double command_switch_interval(const char *command) {
+  const char *p = strstr(command, "--switch-interval");
+  if (!p) return NAN;
+  p += strlen("--switch-interval");
+  if (*p != '=' && *p != ' ') return NAN;
+  p += strspn(p + 1, "'") + 1;
+  char v[64];
+  size_t n = strcspn(p, "' ");
+  if (n == 0 || n >= sizeof v) return NAN;
+  memcpy(v, p, n);
+  v[n] = '\0';
+  uint64_t ns;
+  if (cl_parse_duration(v, 1000, 10ULL * 1000000000ULL, &ns) != 0) return NAN;
+  return (double)ns / 1e6;
+}
+
 static char *read_file(const char *path, size_t max) {
   FILE *f = fopen(path, "r");
   if (!f) return NULL;
@@ -304,6 +330,7 @@ void cl__run_meta_read(const char *dir, struct cl__run_meta *m) {
   memset(m, 0, sizeof *m);
   m->duration_s = NAN;
   m->memory_bytes = NAN;
+  m->switch_interval_ms = NAN;
   const char *slash = strrchr(dir, '/');
   while (slash && slash[1] == '\0' && slash > dir) { /* "dir/" */
     const char *q = slash - 1;
@@ -331,6 +358,13 @@ void cl__run_meta_read(const char *dir, struct cl__run_meta *m) {
   m->duration_s = json_get_num(text, "duration_s");
   m->quick = json_get_bool(text, "quick");
   m->complete = json_get_bool(text, "complete");
+  /* Every GIL row with a wakeup latency names the one interval of the run;
+   * else the command line may. */
+  double si = json_get_num(text, "switch_interval_ms");
+  if (isfinite(si) && si > 0)
+    m->switch_interval_ms = si;
+  else
+    m->switch_interval_ms = command_switch_interval(m->command);
   const char *mach = json_key(text, "machine");
   if (mach) {
     json_get_str(mach, "cpu_model", m->cpu_model, sizeof m->cpu_model);
@@ -429,6 +463,43 @@ size_t cl__executor_order(const struct cl__summary_csv *s, const char **names, s
     for (size_t k = 0; k < n && !seen; k++)
       seen = strcmp(s->rows[i].executor, names[k]) == 0;
     if (!seen) names[n++] = s->rows[i].executor;
+  }
+  return n;
+}
+
+const char *cl__convoy_workload(const struct cl__summary_csv *s) {
+  const char *w = NULL;
+  for (size_t i = 0; i < s->n; i++) {
+    const struct cl__srow *r = &s->rows[i];
+    if (strcmp(r->kind, "probe") != 0 || !isfinite(r->wake_mean_ms)) continue;
+    if (strcmp(r->workload, "probe.convoy") == 0) return r->workload;
+    if (!w) w = r->workload;
+  }
+  return w;
+}
+
+size_t cl__convoy_rows(const struct cl__summary_csv *s, const struct cl__srow **out, size_t max) {
+  const char *w = cl__convoy_workload(s);
+  uint64_t tasks = 0, size = 0;
+  if (!w || !cl__main_group(s, w, &tasks, &size)) return 0;
+  const char *ex[64];
+  size_t ne = cl__executor_order(s, ex, 64), n = 0;
+  /* Passes: C without the GIL, C under it, CPython. */
+  for (int pass = 0; pass < 3; pass++) {
+    for (size_t e = 0; e < ne && n < max; e++) {
+      bool py = strncmp(ex[e], "py.", 3) == 0;
+      if (py != (pass == 2)) continue;
+      const struct cl__srow *pick = NULL;
+      for (size_t i = 0; i < s->n; i++) {
+        const struct cl__srow *r = &s->rows[i];
+        if (!r->ok || !isfinite(r->wake_mean_ms) || r->gil != (pass == 1) ||
+            strcmp(r->executor, ex[e]) != 0 || strcmp(r->workload, w) != 0 ||
+            (!py && (r->tasks != tasks || r->size != size)))
+          continue;
+        if (!pick || r->workers > pick->workers) pick = r;
+      }
+      if (pick) out[n++] = pick;
+    }
   }
   return n;
 }

@@ -117,7 +117,7 @@ static const struct cl__srow *no_gil_twin(const struct best *b, const struct cl_
 
 static void workload_bullet(FILE *f, const struct report *rp, const char *w) {
   struct best b;
-  if (!best_of(rp->s, w, &b)) return;
+  if (!best_of(rp->s, w, &b) || strcmp(b.kind, "probe") == 0) return; /* see convoy_bullet */
   bool cpu = strcmp(b.kind, "cpu") == 0, io = strcmp(b.kind, "io") == 0;
   fprintf(f, "- On `%s` (%s%s, %u cores", w, b.kind, cpu || io ? "-bound" : "", rp->cores);
   char note[64];
@@ -232,6 +232,86 @@ static void headline(FILE *f, const struct report *rp) {
   if (any) fputs("\n\n", f);
 }
 
+static const char *workload_kind(const struct cl__summary_csv *s, const char *w) {
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->rows[i].workload, w) == 0) return s->rows[i].kind;
+  return "";
+}
+
+/* "12.2 ms under `threads` and 5.19 ms under `thread_pool` (2 workers)". */
+static void wake_list(FILE *f, const struct cl__srow **rs, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char d[32];
+    cl__fmt_duration(d, sizeof d, rs[i]->wake_mean_ms / 1e3);
+    fprintf(f, "%s%s under `%s`", i ? (i + 1 == n ? " and " : ", ") : "", d, rs[i]->executor);
+    if (!cl__executor_fixed(rs[i]->executor))
+      fprintf(f, " (%u worker%s)", rs[i]->workers, rs[i]->workers == 1 ? "" : "s");
+  }
+}
+
+/* The convoy: mean wakeup latency beside a CPU-bound task, with the
+ * emulated GIL, without it, and under CPython's own (cl__convoy_rows). */
+static void convoy_bullet(FILE *f, const struct report *rp) {
+  const struct cl__srow *rows[MAX_EXECS * 2], *gil[MAX_EXECS * 2], *c[MAX_EXECS * 2],
+      *py[MAX_EXECS * 2], *alone = NULL;
+  size_t n = cl__convoy_rows(rp->s, rows, sizeof rows / sizeof rows[0]), ng = 0, nc = 0, np = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(rows[i]->executor, "sequential") == 0)
+      alone = rows[i];
+    else if (is_baseline(rows[i]->executor))
+      continue;
+    else if (is_py(rows[i]->executor))
+      py[np++] = rows[i];
+    else if (rows[i]->gil)
+      gil[ng++] = rows[i];
+    else
+      c[nc++] = rows[i];
+  }
+  if (!ng && !nc && !np) return;
+  double interval = isfinite(rp->m->switch_interval_ms) ? rp->m->switch_interval_ms : 5.0;
+  const struct cl__srow *r0 = rows[0];
+  fprintf(f, "- The convoy (`%s`", r0->workload);
+  if (r0->tasks > 1 && isfinite(r0->delay_s) && r0->delay_s > 0) {
+    char d[32];
+    cl__fmt_duration(d, sizeof d, r0->delay_s);
+    fprintf(f, ": %llu I/O tasks wake after %s beside one CPU-bound task",
+            (unsigned long long)(r0->tasks - 1), d);
+  }
+  fputs("): ", f);
+  const char *sep = "";
+  if (ng) {
+    fprintf(f, "with the emulated GIL (switch interval %g ms) a wakeup waited ", interval);
+    wake_list(f, gil, ng);
+    sep = "; ";
+  }
+  if (nc) {
+    fprintf(f, "%s%s", sep, ng ? "without it " : "without a GIL a wakeup waited ");
+    wake_list(f, c, nc);
+    sep = "; ";
+  }
+  if (np) {
+    fprintf(f, "%sunder CPython's own GIL (switch interval 5 ms) ", sep);
+    wake_list(f, py, np);
+  }
+  fputs(".", f);
+  /* The test: at least half the interval with a GIL, near zero without. */
+  bool convoy = ng > 0, free_ = nc > 0;
+  for (size_t i = 0; i < ng; i++)
+    convoy = convoy && gil[i]->wake_mean_ms >= 0.5 * interval;
+  for (size_t i = 0; i < nc; i++)
+    free_ = free_ && c[i]->wake_mean_ms < 0.1 * interval;
+  if (convoy && free_)
+    fputs(" Under the GIL a wakeup waited on average at least half a switch interval for the lock "
+          "(the convoy effect); without it, less than a tenth of one.",
+          f);
+  if (alone) {
+    char d[32];
+    cl__fmt_duration(d, sizeof d, alone->wake_mean_ms / 1e3);
+    fprintf(f, " With nothing beside it (`sequential`) a wakeup took %s.", d);
+  }
+  fputc('\n', f);
+}
+
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
   return x < y ? -1 : x > y;
@@ -252,7 +332,7 @@ static void granularity_bullets(FILE *f, const struct report *rp) {
         seen = sizes[k] == r->size;
       if (!seen) sizes[nz++] = r->size;
     }
-    if (nz < 2) continue;
+    if (nz < 2 || strcmp(workload_kind(rp->s, ws[wi]), "probe") == 0) continue;
     qsort(sizes, nz, sizeof sizes[0], cmp_u64);
     fprintf(f, "- On `%s` with sizes %llu to %llu: ", ws[wi], (unsigned long long)sizes[0],
             (unsigned long long)sizes[nz - 1]);
@@ -361,16 +441,23 @@ static const char *const captions[CL__NFIGURES] = {
     "interval above 1).",
     "**I/O concurrency**: wall time and peak memory (max RSS of the process) per task against "
     "the number of tasks in flight. The dotted line is one delay, the least any executor can "
-    "take."};
+    "take.",
+    "**The convoy**: how long an I/O task waits, after its I/O ends, to run again beside a "
+    "CPU-bound thread (bar: the mean wakeup latency; whisker: up to the largest; medians over "
+    "the repetitions). Grouped: C without a GIL, C under the emulated GIL (hatched), CPython "
+    "(pale). The dashed line is the switch interval: a woken thread under a GIL waits for the "
+    "holder to drop the lock, which it does only once asked and the interval has passed."};
 
 static const char *const missing_hint[CL__NFIGURES] = {
     "No story figure: this run has neither a CPU-bound nor an I/O-bound workload with a "
     "sequential baseline.",
-    "No speedup figure: no workload has a sequential baseline.",
+    "No speedup figure: no workload (other than a probe) has a sequential baseline.",
     "No granularity figure: this run has no size sweep (for one, run `conlab run -w cpu.sumsq "
     "--size 1000,10000,100000,1000000`).",
     "No I/O concurrency figure: this run has no I/O workload with several task counts (for one, "
-    "run `conlab run -w io.sleep -e threads,event_loop --tasks 10,100,1000`)."};
+    "run `conlab run -w io.sleep -e threads,event_loop --tasks 10,100,1000`).",
+    "No convoy figure: this run measured no wakeup latency of a probe (for one, run `conlab run "
+    "--suite probe`)."};
 
 static void machine_table(FILE *f, const struct report *rp) {
   const struct cl__run_meta *m = rp->m;
@@ -446,6 +533,7 @@ static int fill_report(FILE *f, const void *arg) {
   size_t nw = distinct_workloads(rp->s, ws, MAX_WORKLOADS);
   for (size_t i = 0; i < nw; i++)
     workload_bullet(f, rp, ws[i]);
+  convoy_bullet(f, rp);
   granularity_bullets(f, rp);
   io_bullet(f, rp);
   fputs("\n## Figures\n\n", f);

@@ -9,10 +9,51 @@
 #define OMP_NAME ""
 #endif
 
+/* The story's convoy, CPython's side: its own GIL (switch interval 5 ms)
+ * on a Python-sized task list, about 2 s (--quick: 1 s). 6,000,000 integers
+ * are about 0.2 s in CPython, 20 wakeups of 1 ms + 5 ms about 0.12 s. */
+static const struct cl__suite story_convoy_python = {
+    .name = "story.convoy.python",
+    .summary = "the story's convoy probe in CPython",
+    .workloads = "probe.convoy",
+    .executors = "py.sequential,py.threads",
+    .reps = 3,
+    .warmup = 1,
+    .tasks = 21,
+    .quick_tasks = 11,
+    .sizes = {6000000},
+    .nsizes = 1,
+    .quick_sizes = {3000000},
+    .quick_nsizes = 1,
+};
+
+/* The story's convoy (issue 6): wakeups beside one CPU-bound task under
+ * threads and thread_pool, with and without the emulated GIL (the convoy
+ * figure and the story's convoy panel). Task 0 is 600,000,000 integers,
+ * about 0.2 s, enough for 20 wakeups of 1 ms + 5 ms; 7 cells of 4 runs add
+ * about 6 s (--quick: 11 tasks, 300,000,000 integers, about 3 s). */
+static const struct cl__suite story_convoy = {
+    .name = "story.convoy",
+    .summary = "the story's convoy probe",
+    .workloads = "probe.convoy",
+    .executors = "threads,thread_pool",
+    .reps = 3,
+    .warmup = 1,
+    .gil = true,
+    .tasks = 21,
+    .quick_tasks = 11,
+    .sizes = {600000000},
+    .nsizes = 1,
+    .quick_sizes = {300000000},
+    .quick_nsizes = 1,
+    .also = &story_convoy_python,
+};
+
 /* The CPython part of the story: the same workloads under the seed's Python
  * patterns, on a task list small enough for an interpreter (20 tasks of
  * 250,000 integers: about 0.4 s in CPython, 1.5 ms in C). Its task counts
- * differ from the first part's, so every row names one task list. */
+ * differ from the first part's, so every row names one task list. The
+ * convoy parts follow it. */
 static const struct cl__suite story_python = {
     .name = "story.python",
     .summary = "the story's CPython rows",
@@ -26,6 +67,7 @@ static const struct cl__suite story_python = {
     .nsizes = 1,
     .quick_sizes = {75000},
     .quick_nsizes = 1,
+    .also = &story_convoy,
 };
 
 /* The convoy probe's CPython rows: CPython's own GIL (switch interval

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Figures and report: gnuplot draws every script on real runs (complete, lacking
-executors, with sweeps), the images are valid PNG/SVG of real size, report.md's
-sentences agree with summary.csv, a run without gnuplot on PATH still succeeds and
+executors, with sweeps, the convoy probe), the images are valid PNG/SVG of real
+size, report.md's sentences agree with summary.csv, a figure without data is
+skipped and the report says so, a run without gnuplot on PATH still succeeds and
 says so, and `conlab plot` redraws a run, refusing what is not one.
 
 usage: test_plots.py CONLAB PLOTS_SRC_DIR"""
@@ -16,7 +17,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 conlab, plots_src = sys.argv[1], sys.argv[2]
-FIGURES = ["story", "speedup", "granularity", "io_concurrency"]
+FIGURES = ["story", "speedup", "granularity", "io_concurrency", "convoy"]
 passed = failed = 0
 
 
@@ -206,6 +207,84 @@ def check_sentences(d, min_claims):
     return text
 
 
+# ---- The convoy probe: its rows, figure data and sentence against summary.csv. ----
+
+def fmt_duration(ms):
+    """cl__fmt_duration of a latency in ms."""
+    return "%.3g ms" % ms if ms >= 1 else "%.3g \u00b5s" % (ms * 1e3)
+
+
+def convoy_rows(rows):
+    """cl__convoy_rows: per executor and GIL the row with the most workers, C rows from the
+    main group, in the order C, C under the GIL, CPython."""
+    probe = [r for r in rows if r["workload"] == "probe.convoy" and r["ok"]
+             and r.get("wake_mean_ms", "") != ""]
+    tasks, size = main_group(rows, "probe.convoy")
+    order = ["sequential", "threads", "thread_pool", "process_pool", "event_loop", "openmp",
+             "py.sequential", "py.threads", "py.thread_pool", "py.process_pool", "py.event_loop"]
+    out = []
+    for group in ("c", "gil", "py"):
+        for ex in order:
+            if ex.startswith("py.") != (group == "py"):
+                continue
+            cand = [r for r in probe if r["executor"] == ex and r["gil"] == ("1" if group == "gil" else "0")
+                    and (group == "py" or (int(r["tasks"]) == tasks and int(r["size"]) == size))]
+            if cand:
+                out.append(max(cand, key=lambda r: r["workers_i"]))
+    return out
+
+
+def read_vars(path):
+    with open(path) as f:
+        return f.read()
+
+
+def check_convoy(d, interval_ms):
+    rows = read_summary(d)
+    want = convoy_rows(rows)
+    check(len(want) >= 3, f"{d}: convoy rows {len(want)}")
+    pdir = os.path.join(d, "plots")
+    v = read_vars(os.path.join(pdir, "convoy.vars"))
+    check("np = 1\n" in v and f"ns = {len(want)}\n" in v, f"{d}: convoy.vars has {len(want)} bars")
+    check(re.search(r"pf\[1\] = %g;" % interval_ms, v) is not None,
+          f"{d}: convoy.vars switch interval {interval_ms} ms (from run.json)")
+    py = any(r["executor"].startswith("py.") for r in want)
+    check(("pextra[1] = 5\n" in v) == (py and interval_ms != 5), f"{d}: CPython's interval line")
+    with open(os.path.join(pdir, "convoy.dat")) as f:
+        blocks = [b for b in f.read().split("\n\n\n")]
+    for i, r in enumerate(want):
+        title = r["executor"] + (" + GIL" if r["gil"] == "1" else "")
+        check(f'stitle[{i + 1}] = "{title}"' in v, f"{d}: bar {i + 1} is {title}")
+        pts = [l.split() for l in blocks[i].splitlines() if l and not l.startswith("#")]
+        ok = (len(pts) == 1 and abs(float(pts[0][1]) - float(r["wake_mean_ms"])) < 1e-6
+              and abs(float(pts[0][3]) - float(r["wake_max_ms"])) < 1e-6)
+        check(ok, f"{d}: bar {i + 1} ({title}) is mean {r['wake_mean_ms']}, max {r['wake_max_ms']}: {pts}")
+    # The story figure has no data here (no CPU- or I/O-bound workload), the
+    # speedup and granularity figures leave probes out.
+    for fig in ("story", "speedup", "granularity"):
+        check("np = 0\n" in read_vars(os.path.join(pdir, fig + ".vars")), f"{d}: no {fig} data")
+    with open(os.path.join(d, "report.md")) as f:
+        text = f.read()
+    line = [l for l in text.splitlines() if l.startswith("- The convoy (`probe.convoy`")]
+    if not check(len(line) == 1, f"{d}: one convoy sentence"):
+        return
+    line = line[0]
+    check(f"with the emulated GIL (switch interval {interval_ms:g} ms) a wakeup waited" in line,
+          f"{d}: the sentence names the switch interval: {line}")
+    said = re.findall(r"([0-9.]+ (?:ms|\u00b5s)) under `([\w.]+)`", line)
+    # The phrases follow the groups: GIL, then C without it, then CPython.
+    expect = [r for r in want if r["gil"] == "1"] + \
+             [r for r in want if r["gil"] == "0" and not r["executor"].startswith("py.")
+              and r["executor"] != "sequential"] + \
+             [r for r in want if r["executor"].startswith("py.") and r["executor"] != "py.sequential"]
+    check([ex for _, ex in said] == [r["executor"] for r in expect],
+          f"{d}: sentence lists {said}, expected {[r['executor'] for r in expect]}")
+    for (value, ex), r in zip(said, expect):
+        check(value == fmt_duration(float(r["wake_mean_ms"])),
+              f"{d}: {ex}: sentence says {value}, summary {r['wake_mean_ms']} ms")
+    check("On `probe.convoy`" not in text, f"{d}: no speedup sentence for the probe")
+
+
 with tempfile.TemporaryDirectory() as tmp:
     have = executors()
     c_execs = [e for e in have if not e.startswith("py.") and e != "sequential"]
@@ -221,7 +300,10 @@ with tempfile.TemporaryDirectory() as tmp:
           or os.path.getsize(os.path.join(a, "plots", "gnuplot.log")) < 20000, "small gnuplot.log")
     check_images(a, ["story", "speedup"])
     check_gnuplot_direct(a)
-    check_sentences(a, 6)
+    text = check_sentences(a, 6)
+    check("No convoy figure" in text and "plots/convoy.png" not in text,
+          "a run without wakeup latency has no convoy figure, and the report says so")
+    check("np = 0\n" in read_vars(os.path.join(a, "plots", "convoy.vars")), "no convoy data")
 
     # B: a run that lacks most executors.
     b = os.path.join(tmp, "b")
@@ -245,6 +327,16 @@ with tempfile.TemporaryDirectory() as tmp:
     check_gnuplot_direct(c2)
     text = check_sentences(c2, 1)
     check("tasks in flight" in text, "report describes the I/O concurrency sweep")
+
+    # G: the convoy probe (its suite: C with and without the GIL, then CPython where
+    # python3 is on PATH), at a switch interval of 2 ms read back from run.json.
+    g = os.path.join(tmp, "g")
+    se = conlab_run(g, "--suite", "probe", "--quick", "--reps", "2", "--switch-interval", "2ms")
+    check("figures (convoy)" in se, f"the probe run draws the convoy figure alone: {se[-300:]}")
+    check_images(g, ["convoy"])
+    check_gnuplot_direct(g)
+    check_sentences(g, 0)
+    check_convoy(g, 2)
 
     # D: no gnuplot on PATH: the run succeeds, says so once, leaves data and scripts.
     d = os.path.join(tmp, "d")

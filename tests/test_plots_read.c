@@ -1,6 +1,8 @@
 /* Reading a run directory back for the figures and the report: summary.csv by
  * column name (older or foreign files), run.json, the selections the figures
- * share, and cl__plot_run_dir without gnuplot on PATH. */
+ * share, cl__plot_run_dir without gnuplot on PATH, and the convoy probe's
+ * rows (wakeup latency, switch interval) in the data, the figures and the
+ * report. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +19,7 @@
 static char root[256];
 
 static void write_file(const char *dir, const char *name, const char *text) {
-  char path[512];
+  char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *f = fopen(path, "w");
   CHECK(f != NULL);
@@ -27,7 +29,7 @@ static void write_file(const char *dir, const char *name, const char *text) {
 }
 
 static char *read_all(const char *dir, const char *name) {
-  char path[512];
+  char path[1024];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *f = fopen(path, "r");
   if (!f) return NULL;
@@ -90,6 +92,10 @@ static void test_summary(void) {
   CHECK_NEAR(r->median_s, 0.1, 1e-12);
   CHECK_NEAR(r->ci_high_s, 0.11, 1e-12);
   CHECK(isnan(r->karp_flatt) && isnan(r->cv) && isnan(r->delay_s));
+  CHECK(isnan(r->wake_mean_ms) && isnan(r->wake_max_ms)); /* no such columns */
+  CHECK(cl__convoy_workload(&s) == NULL);
+  const struct cl__srow *none[4];
+  CHECK_EQ_U64(cl__convoy_rows(&s, none, 4), 0);
   CHECK(isnan(s.rows[4].efficiency));
   CHECK(!s.rows[6].ok);
   CHECK_STR(s.rows[6].status, "CL_EWORKER");
@@ -177,8 +183,148 @@ static void test_meta(void) {
   CHECK_STR(m.build_type, "Release");
   CHECK_STR(m.flags, "-O2");
   CHECK_STR(m.environment, "OMP_WAIT_POLICY=passive");
+  CHECK(isnan(m.switch_interval_ms)); /* neither the rows nor the command name one */
   m.physical_cores = 2;
   CHECK_EQ_INT(cl__plot_cores(&m), 2);
+}
+
+/* The convoy probe: wake_max_ms before wake_mean_ms (read by name), a C
+ * group and a CPython group, rows without a wakeup latency or with an
+ * inconsistent one, a non-probe workload that measured one too. */
+static const char *const convoy_summary =
+    "workload,kind,executor,workers,gil,tasks,size,delay_s,median_s,ci_low_s,ci_high_s,speedup,"
+    "status,wake_max_ms,wake_mean_ms\n"
+    "cpu.sumsq,cpu,sequential,1,0,8,1000,0,0.2,0.19,0.21,1.0,ok,,\n"
+    "cpu.sumsq,cpu,threads,8,0,8,1000,0,0.1,0.1,0.1,2.0,ok,,\n"
+    "probe.convoy,probe,sequential,1,0,21,600000000,0.001,0.2,0.2,0.2,1,ok,0.09,0.08\n"
+    "probe.convoy,probe,threads,21,0,21,600000000,0.001,0.19,0.19,0.19,1.05,ok,0.3,0.15\n"
+    "probe.convoy,probe,threads,21,1,21,600000000,0.001,0.19,0.19,0.19,1.05,ok,20,8\n"
+    "probe.convoy,probe,thread_pool,1,0,21,600000000,0.001,0.2,0.2,0.2,1,ok,0.09,0.08\n"
+    "probe.convoy,probe,thread_pool,2,0,21,600000000,0.001,0.19,0.19,0.19,1.05,ok,0.08,0.07\n"
+    "probe.convoy,probe,thread_pool,1,1,21,600000000,0.001,0.2,0.2,0.2,1,ok,0.1,0.08\n"
+    "probe.convoy,probe,thread_pool,2,1,21,600000000,0.001,0.19,0.19,0.19,1.05,ok,5.4,5.1\n"
+    "probe.convoy,probe,thread_pool,4,1,21,600000000,0.001,,,,,CL_EWORKER,,\n"
+    "probe.convoy,probe,sequential,1,0,21,6000000,0.001,0.02,0.02,0.02,1,ok,0.08,0.07\n"
+    "probe.convoy,probe,py.sequential,1,0,21,6000000,0.001,0.22,0.22,0.22,0.1,ok,0.1,0.08\n"
+    "probe.convoy,probe,py.threads,21,0,21,6000000,0.001,0.19,0.19,0.19,0.1,ok,8.3,5.3\n"
+    "probe.convoy,probe,py.thread_pool,1,0,21,6000000,0.001,0.2,0.2,0.2,0.1,ok,3,5\n"
+    "probe.convoy,probe,py.thread_pool,2,0,21,6000000,0.001,0.2,0.2,0.2,0.1,ok,,\n"
+    "mixed.request,mixed,threads,16,1,16,0,0.001,0.1,0.1,0.1,3,ok,9,4.8\n";
+
+static void test_convoy(void) {
+  char dir[512], bin[512];
+  make_dir(dir, sizeof dir, "convoy");
+  make_dir(bin, sizeof bin, "empty-bin-convoy");
+  write_file(dir, "summary.csv", convoy_summary);
+  struct cl__summary_csv s;
+  CHECK_EQ_INT(cl__summary_read(dir, &s), 0);
+  CHECK_EQ_U64(s.n, 16);
+  if (s.n != 16) return;
+  CHECK(isnan(s.rows[0].wake_mean_ms) && isnan(s.rows[0].wake_max_ms));
+  CHECK_NEAR(s.rows[4].wake_mean_ms, 8.0, 1e-12);
+  CHECK_NEAR(s.rows[4].wake_max_ms, 20.0, 1e-12);
+  CHECK(isnan(s.rows[13].wake_mean_ms) && isnan(s.rows[13].wake_max_ms)); /* max < mean */
+  CHECK(isnan(s.rows[14].wake_mean_ms));
+  CHECK_STR(cl__convoy_workload(&s), "probe.convoy");
+  /* C without the GIL, C under it (most workers each), CPython; the
+   * sequential of the CPython group and the rows without a latency left out. */
+  const struct cl__srow *rows[16];
+  size_t n = cl__convoy_rows(&s, rows, 16);
+  CHECK_EQ_U64(n, 7);
+  const size_t want[7] = {2, 3, 6, 4, 8, 11, 12};
+  for (size_t i = 0; i < n && i < 7; i++)
+    CHECK_EQ_U64((size_t)(rows[i] - s.rows), want[i]);
+  CHECK_EQ_U64(cl__convoy_rows(&s, rows, 2), 2); /* at most max */
+  cl__summary_free(&s);
+
+  /* The switch interval: from the rows of run.json, else the command. */
+  struct cl__run_meta m;
+  write_file(dir, "run.json",
+             "{\"run_id\": \"c1\", \"command\": [\"conlab\", \"run\", \"--switch-interval\", "
+             "\"3ms\"],\n \"rows\": [{\"workload\": \"probe.convoy\", \"wakeup_latency\": "
+             "{\"mean_ms\": 8.0, \"switch_interval_ms\": 2.000}}]}\n");
+  cl__run_meta_read(dir, &m);
+  CHECK(m.have_json);
+  CHECK_NEAR(m.switch_interval_ms, 2.0, 1e-12);
+  write_file(dir, "run.json",
+             "{\"run_id\": \"c1\", \"command\": [\"conlab\", \"run\", "
+             "\"--switch-interval=3ms\"]}\n");
+  cl__run_meta_read(dir, &m);
+  CHECK_NEAR(m.switch_interval_ms, 3.0, 1e-12);
+  write_file(dir, "run.json",
+             "{\"run_id\": \"c1\", \"command\": [\"conlab\", \"run\", \"--switch-interval\", "
+             "\"soon\"]}\n");
+  cl__run_meta_read(dir, &m);
+  CHECK(isnan(m.switch_interval_ms));
+
+  /* The figures' data and the report, without gnuplot. */
+  write_file(dir, "run.json",
+             "{\"run_id\": \"c1\", \"machine\": {\"online_cpus\": 2},\n \"rows\": "
+             "[{\"wakeup_latency\": {\"mean_ms\": 8.0, \"switch_interval_ms\": 2.000}}]}\n");
+  setenv("PATH", bin, 1);
+  unsetenv("CONLAB_PLOTS_DIR");
+  FILE *msg = tmpfile();
+  CHECK(msg != NULL);
+  if (!msg) return;
+  CHECK_EQ_INT(cl__plot_run_dir(dir, msg), 0);
+  fclose(msg);
+  char pdir[600];
+  snprintf(pdir, sizeof pdir, "%s/plots", dir);
+  char *vars = read_all(pdir, "convoy.vars");
+  CHECK(vars && strstr(vars, "np = 1\n") && strstr(vars, "ns = 7\n"));
+  CHECK(vars && strstr(vars, "pf[1] = 2;"));
+  CHECK(vars && strstr(vars, "pextra[1] = 5\n")); /* CPython's own interval differs */
+  CHECK(vars && strstr(vars, "pkind[1] = \"convoy\""));
+  CHECK(vars && strstr(vars, "ptitle[1] = \"probe.convoy: 20 I/O tasks wake after 1 ms beside "
+                             "one CPU-bound task\""));
+  CHECK(vars && strstr(vars, "stitle[5] = \"thread_pool + GIL\"; snote[5] = \"2 workers\""));
+  CHECK(vars && strstr(vars, "stitle[7] = \"py.threads\"; snote[7] = \"\""));
+  CHECK(vars && strstr(vars, "svariant[4] = 1") && strstr(vars, "svariant[6] = 2"));
+  free(vars);
+  char *dat = read_all(pdir, "convoy.dat");
+  CHECK(dat && strstr(dat, "\n4 8 8 20 NaN\n")); /* threads + GIL: mean 8 ms, largest 20 */
+  free(dat);
+  vars = read_all(pdir, "story.vars");
+  CHECK(vars && strstr(vars, "np = 2\n") && strstr(vars, "pkind[2] = \"convoy\""));
+  CHECK(vars && strstr(vars, "ptitle[2] = \"Convoy: probe.convoy\""));
+  free(vars);
+  /* Probes have no speedup or granularity panel (two sizes notwithstanding). */
+  vars = read_all(pdir, "speedup.vars");
+  CHECK(vars && strstr(vars, "np = 1\n") && !strstr(vars, "probe"));
+  free(vars);
+  vars = read_all(pdir, "granularity.vars");
+  CHECK(vars && strstr(vars, "np = 0\n"));
+  free(vars);
+  char *report = read_all(dir, "report.md");
+  CHECK(report && strstr(report, "- The convoy (`probe.convoy`: 20 I/O tasks wake after 1 ms "
+                                 "beside one CPU-bound task): with the emulated GIL (switch "
+                                 "interval 2 ms) a wakeup waited 8 ms under `threads` and 5.1 ms "
+                                 "under `thread_pool` (2 workers); without it 150 \xc2\xb5s under "
+                                 "`threads` and 70 \xc2\xb5s under `thread_pool` (2 workers); "
+                                 "under CPython's own GIL (switch interval 5 ms) 5.3 ms under "
+                                 "`py.threads`."));
+  CHECK(report && strstr(report, "(the convoy effect)"));
+  CHECK(report &&
+        strstr(report, "With nothing beside it (`sequential`) a wakeup took 80 \xc2\xb5s."));
+  CHECK(report && !strstr(report, "On `probe.convoy`")); /* no speedup bullet for a probe */
+  free(report);
+
+  /* No convoy: the GIL rows' latency far below the interval. */
+  char *text = strdup(convoy_summary), *p;
+  CHECK(text != NULL);
+  if (!text) return;
+  p = strstr(text, "ok,20,8\n");
+  if (p) memcpy(p, "ok,2,.1\n", 8);
+  write_file(dir, "summary.csv", text);
+  free(text);
+  msg = tmpfile();
+  if (!msg) return;
+  CHECK_EQ_INT(cl__plot_run_dir(dir, msg), 0);
+  fclose(msg);
+  report = read_all(dir, "report.md");
+  CHECK(report && strstr(report, "a wakeup waited 100 \xc2\xb5s under `threads`"));
+  CHECK(report && !strstr(report, "convoy effect"));
+  free(report);
 }
 
 /* Without gnuplot on PATH the data, the scripts and the report are written,
@@ -227,6 +373,9 @@ static void test_no_gnuplot(void) {
   vars = read_all(pdir, "io_concurrency.vars");
   CHECK(vars && strstr(vars, "np = 0\n"));
   free(vars);
+  vars = read_all(pdir, "convoy.vars");
+  CHECK(vars && strstr(vars, "np = 0\n")); /* no wakeup latency in this run */
+  free(vars);
   char *report = read_all(dir, "report.md");
   CHECK(report && strstr(report, "gnuplot was not on PATH"));
   CHECK(report && strstr(report, "`mystery` reached 4.00x with 2 workers"));
@@ -252,6 +401,7 @@ int main(void) {
   test_summary();
   test_meta();
   test_no_gnuplot();
+  test_convoy();
   CHECK(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
   return CL_TEST_DONE();
 }
