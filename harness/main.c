@@ -19,7 +19,10 @@ static void usage(FILE *f) {
              "  plot RUN_DIR    draw a run's figures with gnuplot and rewrite its report.md\n"
              "  topo [options]  this machine's cores, caches and what the lab will use on it;\n"
              "                  --synthetic \"pack:2 core:8 pu:2\" or --topology FILE.xml\n"
-             "                  plan for another machine (`conlab topo --help`)\n\n"
+             "                  plan for another machine (`conlab topo --help`)\n"
+             "  lab [N]         the lab sheets (labs/): list them, or run sheet N's\n"
+             "                  experiment, draw its figures and check its expectations\n"
+             "                  for this machine's cores (`conlab lab --help`)\n\n"
              "  --help          this help; `conlab run --help` lists the run options\n"
              "  --version       the version\n");
 }
@@ -152,6 +155,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 1, argv + 1);
   if (strcmp(cmd, "plot") == 0) return cl__cmd_plot(argc - 1, argv + 1);
   if (strcmp(cmd, "topo") == 0) return cl__cmd_topo(argc - 1, argv + 1);
+  if (strcmp(cmd, "lab") == 0) return cl__cmd_lab(argc - 1, argv + 1);
   if (strcmp(cmd, "list") == 0) {
     if (argc > 2) {
       fprintf(stderr, "conlab: list: unexpected argument '%s'\n", argv[2]);
@@ -160,6 +164,7 @@ int main(int argc, char **argv) {
     return cmd_list();
   }
   fprintf(stderr,
-          "conlab: unknown command '%s' (valid: run, list, plot, topo, --help, --version)\n", cmd);
+          "conlab: unknown command '%s' (valid: run, list, plot, topo, lab, --help, --version)\n",
+          cmd);
   return CL__EXIT_USAGE;
 }
