@@ -151,6 +151,10 @@ struct cl__plan {
 int cl__plan_build(const struct cl__options *o, struct cl__plan *plan);
 void cl__plan_free(struct cl__plan *plan);
 
+/* The fewest and most repetitions of the plan's cells (the parts of a
+ * chained suite may differ). */
+void cl__plan_reps_range(const struct cl__plan *plan, unsigned *lo, unsigned *hi);
+
 /* Worker counts for `--workers auto`: from the topology (cl_topology_auto_workers);
  * without one, 1, 2, 4 .. online CPUs, doubled for io kinds. */
 size_t cl__auto_workers(const struct cl_topology *topo, const char *kind, unsigned *out,

@@ -71,8 +71,14 @@ static int cmd_run(int argc, char **argv) {
     cl__options_free(&o);
     return CL__EXIT_USAGE;
   }
-  fprintf(stderr, "conlab: %zu cells, %u repetitions each, results in %s\n", plan.ncells, plan.reps,
-          ri.dir);
+  unsigned lo, hi;
+  cl__plan_reps_range(&plan, &lo, &hi);
+  if (lo == hi)
+    fprintf(stderr, "conlab: %zu cells, %u repetitions each, results in %s\n", plan.ncells, lo,
+            ri.dir);
+  else
+    fprintf(stderr, "conlab: %zu cells, %u to %u repetitions each, results in %s\n", plan.ncells,
+            lo, hi, ri.dir);
   cl__signals_set_run_dir(ri.dir);
   int run_err = cl__plan_run(&plan, &o);
   int sig = cl__signals_pending();

@@ -301,5 +301,27 @@ int cl__plan_build(const struct cl__options *o, struct cl__plan *plan) {
     plan->ncells += more.ncells;
     free(more.cells); /* the samples now belong to plan's cells */
   }
+  /* Each part was held to the limits; so is the whole chain. Parts may
+   * differ in repetitions, so count each cell's own. */
+  size_t total = 0;
+  for (size_t i = 0; i < plan->ncells; i++)
+    total += plan->cells[i].reps;
+  if (plan->ncells > CL__MAX_CELLS || total > CL__MAX_PLAN_REPS) {
+    fprintf(stderr,
+            "conlab: the suite's parts add up to %zu cells and %zu repetitions, more than the "
+            "limits %d and %d (ask for fewer worker counts or --reps)\n",
+            plan->ncells, total, CL__MAX_CELLS, CL__MAX_PLAN_REPS);
+    cl__plan_free(plan);
+    return CL__EXIT_USAGE;
+  }
   return -1;
+}
+
+void cl__plan_reps_range(const struct cl__plan *plan, unsigned *lo, unsigned *hi) {
+  *lo = *hi = plan->reps;
+  for (size_t i = 0; i < plan->ncells; i++) {
+    unsigned r = plan->cells[i].reps;
+    if (i == 0 || r < *lo) *lo = r;
+    if (i == 0 || r > *hi) *hi = r;
+  }
 }
