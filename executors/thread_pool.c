@@ -80,15 +80,16 @@ struct cl_thread_pool {
   pthread_mutex_t lock;
   pthread_cond_t work_cond; /* queued work or `stopping` */
   pthread_cond_t idle_cond; /* `batch_left` reached 0 */
-  /* The queues, `stopping`, `batch`, `batch_gil` and `batch_left` are
-   * protected by `lock`. A queued future's `next`, `fn` and `arg`, and a
+  /* The queues, `batch`, `batch_gil` and `batch_left` are protected by
+   * `lock`; so are writes of `stopping`, which a spinning worker also reads
+   * without it (hence atomic). A queued future's `next`, `fn` and `arg`, and a
    * queued task's `next`, belong to the queue. */
   struct cl_future *fhead, *ftail;
   struct cl_task *thead, *ttail;
   const struct cl_batch *batch;
   struct cl_gil *batch_gil;
   size_t batch_left;
-  bool stopping;
+  atomic_bool stopping;
   struct cl__first_error err;
   /* `sleepers` (workers waiting on `work_cond`) is protected by `lock`.
    * `queued` mirrors the number of queued futures and tasks; it is written
@@ -98,7 +99,6 @@ struct cl_thread_pool {
   unsigned sleepers;
   atomic_size_t queued;
   atomic_uint spinners;
-  atomic_bool stop_hint; /* `stopping`, readable by a spinner */
   unsigned nworkers;
   struct pool_worker workers[];
 };
@@ -135,7 +135,7 @@ static void spin_for_work(struct cl_thread_pool *pool) {
   uint64_t deadline = mono_ns() + SPIN_NS;
   for (unsigned i = 1;; i++) {
     if (atomic_load_explicit(&pool->queued, memory_order_relaxed) ||
-        atomic_load_explicit(&pool->stop_hint, memory_order_relaxed))
+        atomic_load_explicit(&pool->stopping, memory_order_relaxed))
       break;
     poll_step(i);
     if (i % 16 == 0 && mono_ns() > deadline) break;
@@ -197,7 +197,6 @@ static void *worker_main(void *arg) {
 static void pool_free(struct cl_thread_pool *pool, unsigned started) {
   pthread_mutex_lock(&pool->lock);
   pool->stopping = true;
-  atomic_store(&pool->stop_hint, true);
   pthread_cond_broadcast(&pool->work_cond);
   pthread_mutex_unlock(&pool->lock);
   for (unsigned i = 0; i < started; i++)
@@ -223,7 +222,7 @@ int cl_thread_pool_create(unsigned workers, const struct cl_exec_config *cfg,
   pool->nworkers = workers;
   atomic_init(&pool->queued, 0);
   atomic_init(&pool->spinners, 0);
-  atomic_init(&pool->stop_hint, false);
+  atomic_init(&pool->stopping, false);
   rc = pthread_mutex_init(&pool->lock, NULL);
   if (rc) goto fail_free;
   rc = pthread_cond_init(&pool->work_cond, NULL);
@@ -326,7 +325,6 @@ int cl_thread_pool_destroy(struct cl_thread_pool *pool, enum cl_pool_shutdown mo
   struct cl_future *cancelled = NULL;
   pthread_mutex_lock(&pool->lock);
   pool->stopping = true;
-  atomic_store(&pool->stop_hint, true);
   if (mode == CL_POOL_CANCEL) {
     cancelled = pool->fhead;
     pool->fhead = pool->ftail = NULL;

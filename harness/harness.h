@@ -202,6 +202,9 @@ struct cl__run_info {
 /* Creates the run directory (opts->out, or results/<run-id>). Refuses an
  * existing --out. Returns 0 or CL_E* with a detail. */
 int cl__run_dir_create(const struct cl__options *o, struct cl__run_info *ri);
+/* Creates results/PREFIX<date-time>, or with -2, -3 .. when taken; dir gets
+ * its path. Returns 0 or CL_EIO (detail names the directory). */
+int cl__results_dir_create(const char *prefix, char *dir, size_t len);
 /* Points results/latest at the run (only for runs under the default root). */
 int cl__run_dir_link_latest(const struct cl__options *o, const struct cl__run_info *ri);
 

@@ -1622,26 +1622,6 @@ static int dry_run(struct lab_ctx *x, const char *dir) {
   return rc;
 }
 
-static int make_default_dir(unsigned number, char *dir, size_t len) {
-  if (mkdir("results", 0755) != 0 && errno != EEXIST)
-    return cl_error_set(CL_EIO, "cannot create 'results': %s", strerror(errno));
-  time_t now = time(NULL);
-  struct tm tm;
-  localtime_r(&now, &tm);
-  char stamp[32];
-  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  for (int k = 1; k < 100; k++) {
-    if (k == 1)
-      snprintf(dir, len, "results/lab-%u-%s", number, stamp);
-    else
-      snprintf(dir, len, "results/lab-%u-%s-%d", number, stamp, k);
-    if (mkdir(dir, 0755) == 0) return 0;
-    if (errno != EEXIST)
-      return cl_error_set(CL_EIO, "cannot create '%s': %s", dir, strerror(errno));
-  }
-  return cl_error_set(CL_EIO, "too many labs named results/lab-%u-%s", number, stamp);
-}
-
 static void print_machine(const struct lab_ctx *x, FILE *f) {
   fprintf(f, "machine: %s: %u physical core%s, %u hardware thread%s (%s)\n", x->topo.source,
           x->cores, x->cores == 1 ? "" : "s", x->topo.pus, x->topo.pus == 1 ? "" : "s",
@@ -1743,9 +1723,13 @@ static int run_lab(struct lab_ctx *x, const struct lab_opts *lo) {
       fprintf(stderr, "conlab: lab: --out: cannot create '%s': %s\n", lo->out, strerror(errno));
       return CL__EXIT_USAGE;
     }
-  } else if (make_default_dir(x->number, dir, sizeof dir) != 0) {
-    fprintf(stderr, "conlab: lab: %s\n", cl_error_detail());
-    return CL__EXIT_FAILED;
+  } else {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "lab-%u-", x->number);
+    if (cl__results_dir_create(prefix, dir, sizeof dir) != 0) {
+      fprintf(stderr, "conlab: lab: %s\n", cl_error_detail());
+      return CL__EXIT_FAILED;
+    }
   }
   printf("conlab lab %u: %s (labs/%02u-%s.md, seed ex. %s)\n", x->number, x->lab->title, x->number,
          x->lab->slug, x->lab->seed);

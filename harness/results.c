@@ -69,24 +69,30 @@ int cl__run_dir_create(const struct cl__options *o, struct cl__run_info *ri) {
     snprintf(ri->id, sizeof ri->id, "%.63s", slash ? slash + 1 : ri->dir);
     return 0;
   }
+  int err = cl__results_dir_create("", ri->dir, sizeof ri->dir);
+  if (err) return err;
+  snprintf(ri->id, sizeof ri->id, "%.63s", ri->dir + strlen(CL__RESULTS_ROOT "/"));
+  return 0;
+}
+
+int cl__results_dir_create(const char *prefix, char *dir, size_t len) {
   if (mkdir(CL__RESULTS_ROOT, 0755) != 0 && errno != EEXIST)
     return cl_error_set(CL_EIO, "cannot create '%s': %s", CL__RESULTS_ROOT, strerror(errno));
   time_t now = time(NULL);
   struct tm tm;
   localtime_r(&now, &tm);
-  char base[32];
-  strftime(base, sizeof base, "%Y%m%d-%H%M%S", &tm);
+  char stamp[32];
+  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   for (int n = 1; n < 100; n++) {
     if (n == 1)
-      snprintf(ri->id, sizeof ri->id, "%s", base);
+      snprintf(dir, len, "%s/%s%s", CL__RESULTS_ROOT, prefix, stamp);
     else
-      snprintf(ri->id, sizeof ri->id, "%s-%d", base, n);
-    snprintf(ri->dir, sizeof ri->dir, "%s/%s", CL__RESULTS_ROOT, ri->id);
-    if (mkdir(ri->dir, 0755) == 0) return 0;
+      snprintf(dir, len, "%s/%s%s-%d", CL__RESULTS_ROOT, prefix, stamp, n);
+    if (mkdir(dir, 0755) == 0) return 0;
     if (errno != EEXIST)
-      return cl_error_set(CL_EIO, "cannot create '%s': %s", ri->dir, strerror(errno));
+      return cl_error_set(CL_EIO, "cannot create '%s': %s", dir, strerror(errno));
   }
-  return cl_error_set(CL_EIO, "too many runs named %s", base);
+  return cl_error_set(CL_EIO, "too many runs named %s/%s%s", CL__RESULTS_ROOT, prefix, stamp);
 }
 
 int cl__run_dir_link_latest(const struct cl__options *o, const struct cl__run_info *ri) {

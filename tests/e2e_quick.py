@@ -8,17 +8,9 @@ import sys
 import tempfile
 import time
 
+from checks import check, finish
+
 conlab = sys.argv[1]
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 DESIGN_COLUMNS = ["workload", "kind", "executor", "workers", "gil", "tasks", "median_s",
@@ -116,5 +108,4 @@ with tempfile.TemporaryDirectory() as tmp:
         ex3 = {r["executor"] for r in csv.DictReader(f)}
     check(ex3 == {"sequential", "threads"}, f"no CPython rows without python3: {ex3}")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

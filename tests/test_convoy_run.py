@@ -18,14 +18,7 @@ import subprocess
 import sys
 import tempfile
 
-failures = 0
-
-
-def check(ok, what):
-    global failures
-    if not ok:
-        failures += 1
-        print("FAIL: " + what, file=sys.stderr)
+from checks import check, finish
 
 
 def num(row, col):
@@ -144,9 +137,8 @@ def main():
             python_rows(conlab, tmp)
         else:
             convoy_emulated(conlab, tmp)
-    print("%s" % ("ok" if failures == 0 else "%d failures" % failures))
-    return 1 if failures else 0
+    finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -12,18 +12,9 @@ import subprocess
 import sys
 import time
 
+from checks import check, finish
+
 exdir = sys.argv[1]
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-    return cond
 
 
 def run(name, *args):
@@ -170,5 +161,4 @@ check("Outside any task: none" in lines, "ex70 default outside any task")
 check(sorted(l for l in lines if l.startswith("Thread-local in a thread: ")) ==
       [f"Thread-local in a thread: {r}" for r in reqs], "ex70 thread-local isolates threads")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

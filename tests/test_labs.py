@@ -31,19 +31,10 @@ import sys
 import tempfile
 import time
 
+from checks import check, finish
+
 conlab, srcdir, mode = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
-passed = failed = 0
 NOWHERE = "/proc/nonexistent/conlab-lab-check"
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-    return cond
 
 
 def run(args, cwd=None, timeout=300):
@@ -399,5 +390,4 @@ elif mode == "--sheets":
     test_sheets()
 else:
     sys.exit(f"usage: {sys.argv[0]} CONLAB SOURCE_DIR --lab N | --sheets")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed or passed == 0 else 0)
+finish(require_pass=True)

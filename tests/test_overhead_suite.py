@@ -9,17 +9,9 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 conlab = sys.argv[1]
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def num(v):
@@ -105,5 +97,4 @@ with tempfile.TemporaryDirectory() as tmp:
                 check(total >= 0.001, f"timers all-in {total} s is at least the shortest timer")
         print(f"{suite}: {len(rows)} cells, {len(micro)} micro rows")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

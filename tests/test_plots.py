@@ -16,19 +16,10 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+from checks import check, finish
+
 conlab, plots_src = sys.argv[1], sys.argv[2]
 FIGURES = ["story", "speedup", "granularity", "io_concurrency", "convoy"]
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
-    return cond
 
 
 def run(args, env=None, cwd=None, timeout=240):
@@ -383,5 +374,4 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(os.path.join(a, "plots", "speedup.gp")) as f:
         check(rc == 0 and "ALT_PLOTS_MARKER" not in f.read(), "the source scripts again")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -19,18 +19,10 @@ import tempfile
 import threading
 import time
 
+from checks import check, finish
+
 conlab = os.path.abspath(sys.argv[1])
 scenario = sys.argv[2]
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what, flush=True)
 
 
 def sanitizer_env():
@@ -560,5 +552,4 @@ SCENARIOS = {
 
 with tempfile.TemporaryDirectory() as tmp:
     SCENARIOS[scenario](tmp)
-print(f"{scenario}: {passed} passed, {failed} failed")
-sys.exit(1 if failed or not passed else 0)
+finish(f"{scenario}: ", require_pass=True)

@@ -10,17 +10,9 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, finish
+
 conlab = sys.argv[1]
-passed = failed = 0
-
-
-def check(cond, what):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print("FAIL:", what)
 
 
 def run(*args, timeout=120):
@@ -123,5 +115,4 @@ with tempfile.TemporaryDirectory() as tmp:
     check(p.returncode == 2 and "PU 4000 does not exist" in p.stderr, p.stderr)
     check(not os.path.exists(out3), "a refused run creates nothing")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
